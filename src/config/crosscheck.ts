@@ -1,0 +1,158 @@
+/**
+ * Checks that need more than one value: names that refer to each other.
+ * They run on the document as written, even when the schema found problems
+ * elsewhere, so that every mistake is reported at once; hence the defensive
+ * reading of `unknown`.
+ */
+import { parseListen } from "./listen.ts";
+import type { PathSegment } from "./problems.ts";
+
+export interface CrossProblem {
+  path: PathSegment[];
+  message: string;
+  /** Point at the key rather than its value. */
+  atKey?: boolean;
+}
+
+/** Route names that would be confused with graygate's own label values. */
+const RESERVED_ROUTE_NAMES = new Set(["none"]);
+/** `default` is the rule reported when no rule matched. */
+const RESERVED_RULE_NAMES = new Set(["default"]);
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function list(names: Iterable<string>): string {
+  const all = [...names];
+  return all.length === 0 ? "none" : all.join(", ");
+}
+
+/** Every place a `when`/`match` may use `region`, to check a region source exists. */
+function usesRegion(conditions: unknown): boolean {
+  return isRecord(conditions) && conditions.region !== undefined;
+}
+
+export function crosscheck(document: unknown): CrossProblem[] {
+  const problems: CrossProblem[] = [];
+  if (!isRecord(document)) return problems;
+  const upstreams = isRecord(document.upstreams) ? Object.keys(document.upstreams) : [];
+  const upstreamSet = new Set(upstreams);
+  const regionConfigured = isRecord(document.region);
+  const regionUses: PathSegment[][] = [];
+
+  const routes = Array.isArray(document.routes) ? document.routes : [];
+  const routeNames = new Map<string, number>();
+  routes.forEach((route: unknown, r) => {
+    if (!isRecord(route)) return;
+    const routeName = typeof route.name === "string" ? route.name : undefined;
+    if (routeName !== undefined) {
+      const first = routeNames.get(routeName);
+      if (first !== undefined) {
+        problems.push({
+          path: ["routes", r, "name"],
+          message: `duplicate route name "${routeName}" (also routes[${first}])`,
+        });
+      } else {
+        routeNames.set(routeName, r);
+      }
+      if (RESERVED_ROUTE_NAMES.has(routeName)) {
+        problems.push({
+          path: ["routes", r, "name"],
+          message: `"${routeName}" is reserved: metrics label unmatched requests with it`,
+        });
+      }
+    }
+    if (usesRegion(route.match)) regionUses.push(["routes", r, "match", "region"]);
+
+    const versions = isRecord(route.versions) ? route.versions : undefined;
+    if (versions !== undefined) {
+      if (!("stable" in versions)) {
+        problems.push({
+          path: ["routes", r, "versions"],
+          message: "must name a stable version (stable is the default)",
+        });
+      }
+      for (const [version, upstream] of Object.entries(versions)) {
+        if (typeof upstream === "string" && !upstreamSet.has(upstream)) {
+          problems.push({
+            path: ["routes", r, "versions", version],
+            message: `unknown upstream "${upstream}" (defined: ${list(upstreams)})`,
+          });
+        }
+      }
+    }
+
+    const rules = Array.isArray(route.rules) ? route.rules : [];
+    const ruleNames = new Map<string, number>();
+    rules.forEach((rule: unknown, i) => {
+      if (!isRecord(rule)) return;
+      if (typeof rule.name === "string") {
+        const first = ruleNames.get(rule.name);
+        if (first !== undefined) {
+          problems.push({
+            path: ["routes", r, "rules", i, "name"],
+            message: `duplicate rule name "${rule.name}" in route "${routeName ?? r}" (also rules[${first}])`,
+          });
+        } else {
+          ruleNames.set(rule.name, i);
+        }
+        if (RESERVED_RULE_NAMES.has(rule.name)) {
+          problems.push({
+            path: ["routes", r, "rules", i, "name"],
+            message: `"${rule.name}" is reserved: it names the outcome when no rule matched`,
+          });
+        }
+      }
+      if (versions !== undefined && typeof rule.to === "string" && !(rule.to in versions)) {
+        problems.push({
+          path: ["routes", r, "rules", i, "to"],
+          message: `unknown version "${rule.to}": route "${routeName ?? r}" has ${list(Object.keys(versions))}`,
+        });
+      }
+      if (usesRegion(rule.when)) regionUses.push(["routes", r, "rules", i, "when", "region"]);
+    });
+  });
+
+  if (isRecord(document.features)) {
+    for (const [feature, body] of Object.entries(document.features)) {
+      if (isRecord(body) && usesRegion(body.when)) {
+        regionUses.push(["features", feature, "when", "region"]);
+      }
+    }
+  }
+  if (!regionConfigured) {
+    for (const path of regionUses) {
+      problems.push({
+        path,
+        message: "uses region, but the config has no region: section to find it",
+      });
+    }
+  }
+
+  const server = isRecord(document.server) ? document.server : {};
+  const admin = isRecord(document.admin) ? document.admin : {};
+  const proxyListen = parseListen(
+    typeof server.listen === "string" ? server.listen : "0.0.0.0:8080",
+  );
+  const adminListen = parseListen(
+    typeof admin.listen === "string" ? admin.listen : "127.0.0.1:9090",
+  );
+  if (
+    proxyListen !== undefined &&
+    adminListen !== undefined &&
+    proxyListen.port !== 0 &&
+    proxyListen.port === adminListen.port &&
+    (proxyListen.host === adminListen.host ||
+      proxyListen.host === undefined ||
+      adminListen.host === undefined ||
+      proxyListen.host === "0.0.0.0" ||
+      adminListen.host === "0.0.0.0")
+  ) {
+    problems.push({
+      path: typeof admin.listen === "string" ? ["admin", "listen"] : ["server", "listen"],
+      message: `the proxy and admin listeners cannot share port ${proxyListen.port}`,
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,551 @@
+/**
+ * A validated config compiled into an immutable routing table. `decide`
+ * reads only the request facts and the table: no I/O, no clock; the one
+ * source of chance is the `random` condition, whose generator is injected.
+ */
+import type { Conditions, Config, HashCondition, MatcherInput } from "../config/schema.ts";
+import { CidrSet, ParsedAddress } from "../net/cidr.ts";
+import { bucketOf, type HashPrefix, murmur3From, saltPrefix, thresholdOf } from "./bucket.ts";
+import { cookieValue, type HeaderBag, headerValue, queryValue } from "./lookup.ts";
+import { compileMatcher, describeMatcher, exactHosts } from "./matcher.ts";
+
+/** What graygate knows of a request when it decides. */
+export interface RequestFacts {
+  method: string;
+  /** Host without port, lower-cased (see `hostOf`). */
+  host: string;
+  /** The URL path, without the query. */
+  path: string;
+  /** The raw query string without "?", "" when none. */
+  query: string;
+  /** Lower-case header names, as Node gives them. */
+  headers: HeaderBag;
+  /** The client address after trustedProxies (see `clientAddress`). */
+  clientAddress: string;
+  /** Whether the peer is a trusted proxy: only then is the region header believed. */
+  trustedPeer: boolean;
+}
+
+/** The hash evaluated for a decision: the deciding rule's, else the first that failed. */
+export interface HashDetail {
+  /** The key spec that yielded the value, e.g. "header:x-user-id". */
+  key: string;
+  value: string;
+  bucket: number;
+  threshold: number;
+}
+
+export interface Decision {
+  /** Route name, or "none" when no route matched. */
+  route: string;
+  version: string;
+  /** Rule name, or "default" when none matched. */
+  rule: string;
+  upstream: string;
+  features: readonly string[];
+  /** The features, comma-joined, for x-graygate-features ("" when none). */
+  featuresHeader: string;
+  hash: HashDetail | undefined;
+  /** The compiled route, for the proxy (fallback, other versions); undefined when none matched. */
+  compiled: CompiledRoute | undefined;
+}
+
+export const NO_MATCH = "none";
+export const DEFAULT_RULE = "default";
+
+type Predicate = (ctx: Evaluation) => boolean;
+
+/** One condition of a `when` or `match`, kept with a description for explain. */
+export interface CompiledCondition {
+  /** e.g. "header x-canary", "hash", "region". */
+  readonly name: string;
+  readonly describe: string;
+  readonly test: Predicate;
+  /** Set for hash conditions, for explain. */
+  readonly hash?: CompiledHash;
+}
+
+interface CompiledHash {
+  readonly keys: readonly HashKey[];
+  readonly prefix: HashPrefix;
+  readonly threshold: number;
+  readonly percent: number;
+  readonly salt: string;
+}
+
+const HASH_KEY_KIND = { header: 0, cookie: 1, query: 2, ip: 3 } as const;
+interface HashKey {
+  readonly kind: 0 | 1 | 2 | 3;
+  readonly name: string;
+  readonly spec: string;
+}
+
+export interface CompiledRule {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly to: string;
+  readonly upstream: string;
+  readonly conditions: readonly CompiledCondition[];
+  /** Set when the rule has a hash condition. */
+  readonly hash: CompiledHash | undefined;
+}
+
+export interface CompiledRoute {
+  readonly name: string;
+  readonly index: number;
+  readonly match: readonly CompiledCondition[];
+  /** version → upstream name, in config order (stable first). */
+  readonly versions: ReadonlyMap<string, string>;
+  readonly stableUpstream: string;
+  readonly fallback: boolean;
+  readonly rules: readonly CompiledRule[];
+}
+
+export interface CompiledFeature {
+  readonly name: string;
+  readonly enabled: boolean;
+  readonly conditions: readonly CompiledCondition[];
+}
+
+interface FeatureSet {
+  readonly names: readonly string[];
+  readonly header: string;
+}
+
+export interface TableOptions {
+  /** A number in [0, 1): the `random` condition's dice. */
+  random?: () => number;
+}
+
+/**
+ * Per-decision scratch: the facts and what was derived from them lazily
+ * (address, region, the last hash). Reused across calls; `decide` is
+ * synchronous, so one per table is enough.
+ */
+class Evaluation {
+  facts!: RequestFacts;
+  private addressState = 0; // 0 unparsed, 1 parsed, 2 not an address
+  private readonly address = new ParsedAddress();
+  private regionState = false;
+  private regionValue: string | undefined;
+  hashKey = "";
+  hashValue = "";
+  hashBucket = -1;
+  hashThreshold = -1;
+
+  private readonly regionHeader: string | undefined;
+  private readonly regionCidrs: readonly (readonly [string, CidrSet])[];
+  readonly random: () => number;
+
+  constructor(
+    regionHeader: string | undefined,
+    regionCidrs: readonly (readonly [string, CidrSet])[],
+    random: () => number,
+  ) {
+    this.regionHeader = regionHeader;
+    this.regionCidrs = regionCidrs;
+    this.random = random;
+  }
+
+  reset(facts: RequestFacts): void {
+    this.facts = facts;
+    this.addressState = 0;
+    this.regionState = false;
+    this.hashBucket = -1;
+  }
+
+  parsedAddress(): ParsedAddress | undefined {
+    if (this.addressState === 0) {
+      this.addressState = this.address.parse(this.facts.clientAddress) ? 1 : 2;
+    }
+    return this.addressState === 1 ? this.address : undefined;
+  }
+
+  region(): string | undefined {
+    if (!this.regionState) {
+      this.regionState = true;
+      this.regionValue = undefined;
+      if (this.regionHeader !== undefined && this.facts.trustedPeer) {
+        const fromHeader = headerValue(this.facts.headers, this.regionHeader);
+        if (fromHeader !== undefined && fromHeader !== "") this.regionValue = fromHeader;
+      }
+      if (this.regionValue === undefined && this.regionCidrs.length > 0) {
+        const address = this.parsedAddress();
+        if (address !== undefined) {
+          for (const [name, cidrs] of this.regionCidrs) {
+            if (cidrs.contains(address)) {
+              this.regionValue = name;
+              break;
+            }
+          }
+        }
+      }
+    }
+    return this.regionValue;
+  }
+}
+
+function hashKeyValue(ctx: Evaluation, key: HashKey): string | undefined {
+  const facts = ctx.facts;
+  switch (key.kind) {
+    case 0:
+      return headerValue(facts.headers, key.name);
+    case 1:
+      return cookieValue(headerValue(facts.headers, "cookie"), key.name);
+    case 2:
+      return queryValue(facts.query, key.name);
+    default:
+      return facts.clientAddress;
+  }
+}
+
+function compileHash(hash: HashCondition, defaultSalt: string): CompiledHash {
+  const specs = typeof hash.key === "string" ? [hash.key] : hash.key;
+  const keys = specs.map((spec): HashKey => {
+    if (spec === "ip") return { kind: HASH_KEY_KIND.ip, name: "", spec };
+    const colon = spec.indexOf(":");
+    const kind = spec.slice(0, colon) as "header" | "cookie" | "query";
+    const name = spec.slice(colon + 1);
+    return { kind: HASH_KEY_KIND[kind], name: kind === "header" ? name.toLowerCase() : name, spec };
+  });
+  const salt = hash.salt ?? defaultSalt;
+  return {
+    keys,
+    prefix: saltPrefix(salt),
+    threshold: thresholdOf(hash.percent),
+    percent: hash.percent,
+    salt,
+  };
+}
+
+function hashPredicate(hash: CompiledHash): Predicate {
+  const { keys, prefix, threshold } = hash;
+  return (ctx) => {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as HashKey;
+      const value = hashKeyValue(ctx, key);
+      if (value !== undefined && value !== "") {
+        const bucket = bucketOf(murmur3From(prefix, value));
+        if (ctx.hashBucket === -1) {
+          ctx.hashKey = key.spec;
+          ctx.hashValue = value;
+          ctx.hashBucket = bucket;
+          ctx.hashThreshold = threshold;
+        }
+        return bucket < threshold;
+      }
+    }
+    return false;
+  };
+}
+
+const toLower = (text: string) => text.toLowerCase();
+const toUpper = (text: string) => text.toUpperCase();
+
+function namedConditions(
+  kind: "header" | "cookie" | "query",
+  entries: Record<string, MatcherInput>,
+): CompiledCondition[] {
+  return Object.entries(entries).map(([rawName, matcher]) => {
+    const test = compileMatcher(matcher);
+    const describe = `${kind} ${rawName} ${describeMatcher(matcher)}`;
+    if (kind === "header") {
+      const name = rawName.toLowerCase();
+      return {
+        name: `header ${name}`,
+        describe,
+        test: (ctx) => test(headerValue(ctx.facts.headers, name)),
+      };
+    }
+    if (kind === "cookie") {
+      return {
+        name: `cookie ${rawName}`,
+        describe,
+        test: (ctx) => test(cookieValue(headerValue(ctx.facts.headers, "cookie"), rawName)),
+      };
+    }
+    return {
+      name: `query ${rawName}`,
+      describe,
+      test: (ctx) => test(queryValue(ctx.facts.query, rawName)),
+    };
+  });
+}
+
+function compileConditions(when: Conditions | undefined, defaultSalt: string): CompiledCondition[] {
+  if (when === undefined) return [];
+  const out: CompiledCondition[] = [];
+  // Cheapest first: they are ANDed, so order changes cost, never the outcome.
+  if (when.method !== undefined) {
+    const test = compileMatcher(when.method, { normalize: toUpper });
+    out.push({
+      name: "method",
+      describe: `method ${describeMatcher(when.method)}`,
+      test: (ctx) => test(ctx.facts.method),
+    });
+  }
+  if (when.host !== undefined) {
+    const test = compileMatcher(when.host, { normalize: toLower, wildcards: true });
+    out.push({
+      name: "host",
+      describe: `host ${describeMatcher(when.host)}`,
+      test: (ctx) => test(ctx.facts.host),
+    });
+  }
+  if (when.path !== undefined) {
+    const test = compileMatcher(when.path);
+    out.push({
+      name: "path",
+      describe: `path ${describeMatcher(when.path)}`,
+      test: (ctx) => test(ctx.facts.path),
+    });
+  }
+  if (when.header !== undefined) out.push(...namedConditions("header", when.header));
+  if (when.cookie !== undefined) out.push(...namedConditions("cookie", when.cookie));
+  if (when.query !== undefined) out.push(...namedConditions("query", when.query));
+  if (when.ip !== undefined) {
+    const list = typeof when.ip === "string" ? [when.ip] : when.ip;
+    const cidrs = new CidrSet(list);
+    out.push({
+      name: "ip",
+      describe: `ip in ${list.join(", ")}`,
+      test: (ctx) => {
+        const address = ctx.parsedAddress();
+        return address !== undefined && cidrs.contains(address);
+      },
+    });
+  }
+  if (when.region !== undefined) {
+    const test = compileMatcher(when.region);
+    out.push({
+      name: "region",
+      describe: `region ${describeMatcher(when.region)}`,
+      test: (ctx) => test(ctx.region()),
+    });
+  }
+  if (when.random !== undefined) {
+    const threshold = thresholdOf(when.random);
+    out.push({
+      name: "random",
+      describe: `random ${when.random}%`,
+      test: (ctx) => ctx.random() * 10_000 < threshold,
+    });
+  }
+  if (when.hash !== undefined) {
+    const hash = compileHash(when.hash, defaultSalt);
+    out.push({
+      name: "hash",
+      describe: `hash of ${hash.keys.map((k) => k.spec).join(" | ")} below ${hash.percent}% (salt "${hash.salt}")`,
+      test: hashPredicate(hash),
+      hash,
+    });
+  }
+  return out;
+}
+
+function hashDetail(ctx: Evaluation): HashDetail {
+  return {
+    key: ctx.hashKey,
+    value: ctx.hashValue,
+    bucket: ctx.hashBucket,
+    threshold: ctx.hashThreshold,
+  };
+}
+
+function allHold(conditions: readonly CompiledCondition[], ctx: Evaluation): boolean {
+  for (let i = 0; i < conditions.length; i++) {
+    if (!(conditions[i] as CompiledCondition).test(ctx)) return false;
+  }
+  return true;
+}
+
+const NO_FEATURES: FeatureSet = { names: [], header: "" };
+const FEATURE_CACHE_LIMIT = 1024;
+
+export class RouteTable {
+  readonly routes: readonly CompiledRoute[];
+  readonly features: readonly CompiledFeature[];
+  readonly trustedProxies: CidrSet;
+  /** exact host → candidate routes in order; hosts not listed use `otherHostRoutes`. */
+  private readonly routesByHost: ReadonlyMap<string, readonly CompiledRoute[]>;
+  private readonly otherHostRoutes: readonly CompiledRoute[];
+  private readonly evaluation: Evaluation;
+  private readonly featureSets = new Map<number, FeatureSet>();
+  private readonly noMatch: Decision;
+
+  constructor(config: Config, options: TableOptions = {}) {
+    this.trustedProxies = new CidrSet(config.server.trustedProxies);
+    const regionCidrs = Object.entries(config.region?.cidrs ?? {}).map(
+      ([name, cidrs]) => [name, new CidrSet(cidrs)] as const,
+    );
+    this.evaluation = new Evaluation(
+      config.region?.header?.toLowerCase(),
+      regionCidrs,
+      options.random ?? Math.random,
+    );
+
+    this.routes = config.routes.map((route, index): CompiledRoute => {
+      const versions = new Map<string, string>();
+      const stable = route.versions.stable as string;
+      versions.set("stable", stable);
+      for (const [version, upstream] of Object.entries(route.versions))
+        versions.set(version, upstream);
+      return {
+        name: route.name,
+        index,
+        match: compileConditions(route.match, route.name),
+        versions,
+        stableUpstream: stable,
+        fallback: route.fallback,
+        rules: route.rules.map((rule): CompiledRule => {
+          const conditions = compileConditions(rule.when, route.name);
+          return {
+            name: rule.name,
+            enabled: rule.enabled,
+            to: rule.to,
+            upstream: versions.get(rule.to) as string,
+            conditions,
+            hash: conditions.find((c) => c.hash !== undefined)?.hash,
+          };
+        }),
+      };
+    });
+
+    // Index routes by exact host; a route with any other host test is a candidate for all.
+    const exact = config.routes.map((route) =>
+      route.match?.host === undefined ? undefined : exactHosts(route.match.host),
+    );
+    const hosts = new Set(exact.flatMap((list) => list ?? []));
+    const byHost = new Map<string, CompiledRoute[]>();
+    for (const host of hosts) {
+      byHost.set(
+        host,
+        this.routes.filter((_, i) => {
+          const list = exact[i];
+          return list === undefined || list.includes(host);
+        }),
+      );
+    }
+    this.routesByHost = byHost;
+    this.otherHostRoutes = this.routes.filter((_, i) => exact[i] === undefined);
+
+    this.features = Object.entries(config.features).map(([name, feature]) => ({
+      name,
+      enabled: feature.enabled,
+      conditions: compileConditions(feature.when, name),
+    }));
+
+    this.noMatch = {
+      route: NO_MATCH,
+      version: NO_MATCH,
+      rule: DEFAULT_RULE,
+      upstream: NO_MATCH,
+      features: [],
+      featuresHeader: "",
+      hash: undefined,
+      compiled: undefined,
+    };
+  }
+
+  /** The route candidates for a host, in config order. */
+  private candidates(host: string): readonly CompiledRoute[] {
+    return this.routesByHost.get(host) ?? this.otherHostRoutes;
+  }
+
+  /** The first route whose match holds, or undefined. */
+  matchRoute(facts: RequestFacts): CompiledRoute | undefined {
+    const ctx = this.evaluation;
+    ctx.reset(facts);
+    return this.findRoute(ctx);
+  }
+
+  private findRoute(ctx: Evaluation): CompiledRoute | undefined {
+    const candidates = this.candidates(ctx.facts.host);
+    for (let i = 0; i < candidates.length; i++) {
+      const route = candidates[i] as CompiledRoute;
+      if (allHold(route.match, ctx)) return route;
+    }
+    return undefined;
+  }
+
+  decide(facts: RequestFacts): Decision {
+    const ctx = this.evaluation;
+    ctx.reset(facts);
+    const route = this.findRoute(ctx);
+    if (route === undefined) return this.noMatch;
+    let chosen: CompiledRule | undefined;
+    let firstFailed: HashDetail | undefined;
+    const rules = route.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i] as CompiledRule;
+      if (!rule.enabled) continue;
+      ctx.hashBucket = -1;
+      if (allHold(rule.conditions, ctx)) {
+        chosen = rule;
+        break;
+      }
+      if (firstFailed === undefined && ctx.hashBucket !== -1) firstFailed = hashDetail(ctx);
+    }
+    // Read before features run: their hash conditions reuse the same registers.
+    const hash = chosen !== undefined && ctx.hashBucket !== -1 ? hashDetail(ctx) : firstFailed;
+    const features = this.enabledFeatures(ctx);
+    return {
+      route: route.name,
+      version: chosen === undefined ? "stable" : chosen.to,
+      rule: chosen === undefined ? DEFAULT_RULE : chosen.name,
+      upstream: chosen === undefined ? route.stableUpstream : chosen.upstream,
+      features: features.names,
+      featuresHeader: features.header,
+      hash,
+      compiled: route,
+    };
+  }
+
+  private enabledFeatures(ctx: Evaluation): FeatureSet {
+    const features = this.features;
+    if (features.length === 0) return NO_FEATURES;
+    if (features.length > 30) return this.featureSetSlow(ctx);
+    let mask = 0;
+    for (let i = 0; i < features.length; i++) {
+      const feature = features[i] as CompiledFeature;
+      if (feature.enabled && allHold(feature.conditions, ctx)) mask |= 1 << i;
+    }
+    if (mask === 0) return NO_FEATURES;
+    let set = this.featureSets.get(mask);
+    if (set === undefined) {
+      const names = features.filter((_, i) => (mask & (1 << i)) !== 0).map((f) => f.name);
+      set = { names, header: names.join(",") };
+      if (this.featureSets.size < FEATURE_CACHE_LIMIT) this.featureSets.set(mask, set);
+    }
+    return set;
+  }
+
+  private featureSetSlow(ctx: Evaluation): FeatureSet {
+    const names = this.features
+      .filter((f) => f.enabled && allHold(f.conditions, ctx))
+      .map((f) => f.name);
+    return names.length === 0 ? NO_FEATURES : { names, header: names.join(",") };
+  }
+
+  /** For explain: evaluate with the same compiled conditions, one at a time. */
+  evaluateConditions(
+    facts: RequestFacts,
+    conditions: readonly CompiledCondition[],
+  ): { name: string; describe: string; holds: boolean; hash?: HashDetail }[] {
+    const ctx = this.evaluation;
+    ctx.reset(facts);
+    return conditions.map((condition) => {
+      ctx.hashBucket = -1;
+      const holds = condition.test(ctx);
+      const hash =
+        condition.hash !== undefined && ctx.hashBucket !== -1 ? hashDetail(ctx) : undefined;
+      return hash === undefined
+        ? { name: condition.name, describe: condition.describe, holds }
+        : { name: condition.name, describe: condition.describe, holds, hash };
+    });
+  }
+}
+
+export function compileTable(config: Config, options?: TableOptions): RouteTable {
+  return new RouteTable(config, options);
+}
