@@ -31,52 +31,75 @@ function mixBlock(h1: number, block: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-// Module-level registers for `absorb`: keeps the inner loop free of allocation.
+// The running state between `load`, `absorb` and `finish`. `absorb` works
+// on locals and writes back once, so its loop touches no module variables.
 let rH1 = 0;
 let rTail = 0;
 let rTailLength = 0;
 let rLength = 0;
 
-function pushByte(byte: number): void {
-  rTail |= byte << (rTailLength << 3);
-  rLength++;
-  if (++rTailLength === 4) {
-    rH1 = mixBlock(rH1, rTail);
-    rTail = 0;
-    rTailLength = 0;
-  }
-}
-
-/** Feeds the UTF-8 encoding of `text` into the registers (lone surrogates become U+FFFD). */
+/** Feeds the UTF-8 encoding of `text` (lone surrogates as U+FFFD, as TextEncoder does). */
 function absorb(text: string): void {
+  let h1 = rH1;
+  let tail = rTail;
+  let shift = rTailLength << 3;
+  let length = rLength;
   const n = text.length;
   for (let i = 0; i < n; i++) {
     let c = text.charCodeAt(i);
     if (c < 0x80) {
-      pushByte(c);
-    } else if (c < 0x800) {
-      pushByte(0xc0 | (c >> 6));
-      pushByte(0x80 | (c & 0x3f));
+      // ASCII, the usual key: one byte, no inner loop.
+      tail |= c << shift;
+      length++;
+      shift += 8;
+      if (shift === 32) {
+        h1 = mixBlock(h1, tail);
+        tail = 0;
+        shift = 0;
+      }
+      continue;
+    }
+    let bytes: number; // up to 4 UTF-8 bytes, first byte lowest
+    let count: number;
+    if (c < 0x800) {
+      bytes = 0xc0 | (c >> 6) | ((0x80 | (c & 0x3f)) << 8);
+      count = 2;
     } else if (c >= 0xd800 && c <= 0xdfff) {
       const next = i + 1 < n ? text.charCodeAt(i + 1) : 0;
       if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
         c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
         i++;
-        pushByte(0xf0 | (c >> 18));
-        pushByte(0x80 | ((c >> 12) & 0x3f));
-        pushByte(0x80 | ((c >> 6) & 0x3f));
-        pushByte(0x80 | (c & 0x3f));
+        bytes =
+          0xf0 |
+          (c >> 18) |
+          ((0x80 | ((c >> 12) & 0x3f)) << 8) |
+          ((0x80 | ((c >> 6) & 0x3f)) << 16) |
+          ((0x80 | (c & 0x3f)) << 24);
+        count = 4;
       } else {
-        pushByte(0xef);
-        pushByte(0xbf);
-        pushByte(0xbd);
+        bytes = 0xef | (0xbf << 8) | (0xbd << 16);
+        count = 3;
       }
     } else {
-      pushByte(0xe0 | (c >> 12));
-      pushByte(0x80 | ((c >> 6) & 0x3f));
-      pushByte(0x80 | (c & 0x3f));
+      bytes = 0xe0 | (c >> 12) | ((0x80 | ((c >> 6) & 0x3f)) << 8) | ((0x80 | (c & 0x3f)) << 16);
+      count = 3;
+    }
+    length += count;
+    for (let k = 0; k < count; k++) {
+      tail |= (bytes & 0xff) << shift;
+      bytes >>>= 8;
+      shift += 8;
+      if (shift === 32) {
+        h1 = mixBlock(h1, tail);
+        tail = 0;
+        shift = 0;
+      }
     }
   }
+  rH1 = h1;
+  rTail = tail;
+  rTailLength = shift >> 3;
+  rLength = length;
 }
 
 function load(prefix: HashPrefix): void {

@@ -1,10 +1,82 @@
 /**
- * Matchers compiled to plain functions of the value (undefined when the
- * header, cookie or parameter is absent). Regexes are built here, once.
+ * Matchers compiled to flat data and tested by one function, `matches`: a
+ * call site that tests many different matchers stays monomorphic, where a
+ * closure per matcher would make it megamorphic. Regexes are built here, once.
+ * The value is undefined when the header, cookie or parameter is absent.
  */
 import type { MatcherInput } from "../config/schema.ts";
 
-export type ValueTest = (value: string | undefined) => boolean;
+const EQUALS = 0;
+const ONE_OF = 1;
+const PREFIX = 2;
+const SUFFIX = 3;
+const REGEX = 4;
+const PRESENT = 5;
+const ABSENT = 6;
+const NOT = 7;
+/** A wildcard host "*.example.com": `text` holds ".example.com". */
+const SUBDOMAIN = 8;
+
+/** One compiled matcher; every instance has the same shape. */
+export class Matcher {
+  readonly kind: number;
+  readonly text: string;
+  readonly set: ReadonlySet<string> | undefined;
+  /** Wildcard suffixes (".example.com") that a ONE_OF also admits. */
+  readonly subdomains: readonly string[];
+  readonly regex: RegExp | undefined;
+  readonly inner: Matcher | undefined;
+
+  constructor(
+    kind: number,
+    text = "",
+    set?: ReadonlySet<string>,
+    subdomains: readonly string[] = [],
+    regex?: RegExp,
+    inner?: Matcher,
+  ) {
+    this.kind = kind;
+    this.text = text;
+    this.set = set;
+    this.subdomains = subdomains;
+    this.regex = regex;
+    this.inner = inner;
+  }
+}
+
+function isSubdomain(value: string, suffix: string): boolean {
+  return value.length > suffix.length && value.endsWith(suffix);
+}
+
+export function matches(m: Matcher, value: string | undefined): boolean {
+  switch (m.kind) {
+    case EQUALS:
+      return value === m.text;
+    case ONE_OF: {
+      if (value === undefined) return false;
+      if ((m.set as ReadonlySet<string>).has(value)) return true;
+      const subdomains = m.subdomains;
+      for (let i = 0; i < subdomains.length; i++) {
+        if (isSubdomain(value, subdomains[i] as string)) return true;
+      }
+      return false;
+    }
+    case PREFIX:
+      return value?.startsWith(m.text) === true;
+    case SUFFIX:
+      return value?.endsWith(m.text) === true;
+    case REGEX:
+      return value !== undefined && (m.regex as RegExp).test(value);
+    case PRESENT:
+      return value !== undefined;
+    case ABSENT:
+      return value === undefined;
+    case SUBDOMAIN:
+      return value !== undefined && isSubdomain(value, m.text);
+    default:
+      return !matches(m.inner as Matcher, value);
+  }
+}
 
 export interface MatcherOptions {
   /** Applied to the strings of equals/in/prefix/suffix (hosts are lower-case, methods upper). */
@@ -13,53 +85,27 @@ export interface MatcherOptions {
   wildcards?: boolean;
 }
 
-function equalsTest(expected: string, options: MatcherOptions): ValueTest {
-  if (options.wildcards === true && expected.startsWith("*.")) {
-    const suffix = expected.slice(1); // ".example.com"
-    return (value) => value !== undefined && value.length > suffix.length && value.endsWith(suffix);
-  }
-  return (value) => value === expected;
+function oneOf(list: readonly string[], options: MatcherOptions): Matcher {
+  const isWild = (s: string) => options.wildcards === true && s.startsWith("*.");
+  const exact = list.filter((s) => !isWild(s));
+  const subdomains = list.filter(isWild).map((s) => s.slice(1));
+  if (exact.length === 1 && subdomains.length === 0) return new Matcher(EQUALS, exact[0]);
+  if (exact.length === 0 && subdomains.length === 1) return new Matcher(SUBDOMAIN, subdomains[0]);
+  return new Matcher(ONE_OF, "", new Set(exact), subdomains);
 }
 
-function anyOfTest(list: readonly string[], options: MatcherOptions): ValueTest {
-  const wild = options.wildcards === true ? list.filter((s) => s.startsWith("*.")) : [];
-  const exact = new Set(list.filter((s) => !wild.includes(s)));
-  if (wild.length === 0) {
-    if (exact.size === 1) return equalsTest([...exact][0] as string, options);
-    return (value) => value !== undefined && exact.has(value);
-  }
-  const wildTests = wild.map((w) => equalsTest(w, options));
-  return (value) => {
-    if (value === undefined) return false;
-    if (exact.has(value)) return true;
-    for (const test of wildTests) if (test(value)) return true;
-    return false;
-  };
-}
-
-export function compileMatcher(input: MatcherInput, options: MatcherOptions = {}): ValueTest {
+export function compileMatcher(input: MatcherInput, options: MatcherOptions = {}): Matcher {
   const norm = options.normalize ?? ((text: string) => text);
-  if (typeof input === "string") return equalsTest(norm(input), options);
-  if (Array.isArray(input)) return anyOfTest(input.map(norm), options);
-  if ("equals" in input) return equalsTest(norm(input.equals), options);
-  if ("in" in input) return anyOfTest(input.in.map(norm), options);
-  if ("prefix" in input) {
-    const prefix = norm(input.prefix);
-    return (value) => value?.startsWith(prefix) === true;
-  }
-  if ("suffix" in input) {
-    const suffix = norm(input.suffix);
-    return (value) => value?.endsWith(suffix) === true;
-  }
-  if ("regex" in input) {
-    const re = new RegExp(input.regex);
-    return (value) => value !== undefined && re.test(value);
-  }
-  if ("present" in input) {
-    return input.present ? (value) => value !== undefined : (value) => value === undefined;
-  }
-  const inner = compileMatcher(input.not, options);
-  return (value) => !inner(value);
+  if (typeof input === "string") return oneOf([norm(input)], options);
+  if (Array.isArray(input)) return oneOf(input.map(norm), options);
+  if ("equals" in input) return oneOf([norm(input.equals)], options);
+  if ("in" in input) return oneOf(input.in.map(norm), options);
+  if ("prefix" in input) return new Matcher(PREFIX, norm(input.prefix));
+  if ("suffix" in input) return new Matcher(SUFFIX, norm(input.suffix));
+  if ("regex" in input)
+    return new Matcher(REGEX, input.regex, undefined, [], new RegExp(input.regex));
+  if ("present" in input) return new Matcher(input.present ? PRESENT : ABSENT);
+  return new Matcher(NOT, "", undefined, [], undefined, compileMatcher(input.not, options));
 }
 
 /** Exact hosts a host matcher admits, when it admits nothing else (for the route index). */

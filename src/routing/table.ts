@@ -7,7 +7,7 @@ import type { Conditions, Config, HashCondition, MatcherInput } from "../config/
 import { CidrSet, ParsedAddress } from "../net/cidr.ts";
 import { bucketOf, type HashPrefix, murmur3From, saltPrefix, thresholdOf } from "./bucket.ts";
 import { cookieValue, type HeaderBag, headerValue, queryValue } from "./lookup.ts";
-import { compileMatcher, describeMatcher, exactHosts } from "./matcher.ts";
+import { compileMatcher, describeMatcher, exactHosts, matches } from "./matcher.ts";
 
 /** What graygate knows of a request when it decides. */
 export interface RequestFacts {
@@ -62,7 +62,38 @@ export interface CompiledCondition {
   readonly describe: string;
   readonly test: Predicate;
   /** Set for hash conditions, for explain. */
-  readonly hash?: CompiledHash;
+  readonly hash: CompiledHash | undefined;
+}
+
+/** Every condition has the same shape, so the hot loops see one hidden class. */
+function condition(
+  name: string,
+  describe: string,
+  test: Predicate,
+  hash?: CompiledHash,
+): CompiledCondition {
+  return { name, describe, test, hash };
+}
+
+/** One predicate for a list of conditions (ANDed), unrolled for the short lists that are usual. */
+function allOf(conditions: readonly CompiledCondition[]): Predicate {
+  const tests = conditions.map((c) => c.test);
+  const [a, b, c] = tests;
+  switch (tests.length) {
+    case 0:
+      return () => true;
+    case 1:
+      return a as Predicate;
+    case 2:
+      return (ctx) => (a as Predicate)(ctx) && (b as Predicate)(ctx);
+    case 3:
+      return (ctx) => (a as Predicate)(ctx) && (b as Predicate)(ctx) && (c as Predicate)(ctx);
+    default:
+      return (ctx) => {
+        for (let i = 0; i < tests.length; i++) if (!(tests[i] as Predicate)(ctx)) return false;
+        return true;
+      };
+  }
 }
 
 interface CompiledHash {
@@ -86,6 +117,7 @@ export interface CompiledRule {
   readonly to: string;
   readonly upstream: string;
   readonly conditions: readonly CompiledCondition[];
+  readonly holds: Predicate;
   /** Set when the rule has a hash condition. */
   readonly hash: CompiledHash | undefined;
 }
@@ -94,6 +126,7 @@ export interface CompiledRoute {
   readonly name: string;
   readonly index: number;
   readonly match: readonly CompiledCondition[];
+  readonly matches: Predicate;
   /** version → upstream name, in config order (stable first). */
   readonly versions: ReadonlyMap<string, string>;
   readonly stableUpstream: string;
@@ -105,6 +138,16 @@ export interface CompiledFeature {
   readonly name: string;
   readonly enabled: boolean;
   readonly conditions: readonly CompiledCondition[];
+  readonly holds: Predicate;
+}
+
+/** A route as a candidate for one host: its match, less a host test the index already made. */
+interface Candidate {
+  readonly route: CompiledRoute;
+  /** The route's path prefix, tested inline ("" when it has none, or another kind of path test). */
+  readonly pathPrefix: string;
+  /** The rest of the match. */
+  readonly matches: Predicate;
 }
 
 interface FeatureSet {
@@ -247,58 +290,53 @@ function namedConditions(
   entries: Record<string, MatcherInput>,
 ): CompiledCondition[] {
   return Object.entries(entries).map(([rawName, matcher]) => {
-    const test = compileMatcher(matcher);
+    const compiled = compileMatcher(matcher);
     const describe = `${kind} ${rawName} ${describeMatcher(matcher)}`;
     if (kind === "header") {
       const name = rawName.toLowerCase();
-      return {
-        name: `header ${name}`,
-        describe,
-        test: (ctx) => test(headerValue(ctx.facts.headers, name)),
-      };
+      return condition(`header ${name}`, describe, (ctx) =>
+        matches(compiled, headerValue(ctx.facts.headers, name)),
+      );
     }
     if (kind === "cookie") {
-      return {
-        name: `cookie ${rawName}`,
-        describe,
-        test: (ctx) => test(cookieValue(headerValue(ctx.facts.headers, "cookie"), rawName)),
-      };
+      return condition(`cookie ${rawName}`, describe, (ctx) =>
+        matches(compiled, cookieValue(headerValue(ctx.facts.headers, "cookie"), rawName)),
+      );
     }
-    return {
-      name: `query ${rawName}`,
-      describe,
-      test: (ctx) => test(queryValue(ctx.facts.query, rawName)),
-    };
+    return condition(`query ${rawName}`, describe, (ctx) =>
+      matches(compiled, queryValue(ctx.facts.query, rawName)),
+    );
   });
 }
 
 function compileConditions(when: Conditions | undefined, defaultSalt: string): CompiledCondition[] {
   if (when === undefined) return [];
   const out: CompiledCondition[] = [];
-  // Cheapest first: they are ANDed, so order changes cost, never the outcome.
-  if (when.method !== undefined) {
-    const test = compileMatcher(when.method, { normalize: toUpper });
-    out.push({
-      name: "method",
-      describe: `method ${describeMatcher(when.method)}`,
-      test: (ctx) => test(ctx.facts.method),
-    });
+  // They are ANDed, so order changes cost, never the outcome: the most
+  // selective and cheapest first, the hash (which hashes) last.
+  if (when.path !== undefined) {
+    const compiled = compileMatcher(when.path);
+    out.push(
+      condition("path", `path ${describeMatcher(when.path)}`, (ctx) =>
+        matches(compiled, ctx.facts.path),
+      ),
+    );
   }
   if (when.host !== undefined) {
-    const test = compileMatcher(when.host, { normalize: toLower, wildcards: true });
-    out.push({
-      name: "host",
-      describe: `host ${describeMatcher(when.host)}`,
-      test: (ctx) => test(ctx.facts.host),
-    });
+    const compiled = compileMatcher(when.host, { normalize: toLower, wildcards: true });
+    out.push(
+      condition("host", `host ${describeMatcher(when.host)}`, (ctx) =>
+        matches(compiled, ctx.facts.host),
+      ),
+    );
   }
-  if (when.path !== undefined) {
-    const test = compileMatcher(when.path);
-    out.push({
-      name: "path",
-      describe: `path ${describeMatcher(when.path)}`,
-      test: (ctx) => test(ctx.facts.path),
-    });
+  if (when.method !== undefined) {
+    const compiled = compileMatcher(when.method, { normalize: toUpper });
+    out.push(
+      condition("method", `method ${describeMatcher(when.method)}`, (ctx) =>
+        matches(compiled, ctx.facts.method),
+      ),
+    );
   }
   if (when.header !== undefined) out.push(...namedConditions("header", when.header));
   if (when.cookie !== undefined) out.push(...namedConditions("cookie", when.cookie));
@@ -306,39 +344,38 @@ function compileConditions(when: Conditions | undefined, defaultSalt: string): C
   if (when.ip !== undefined) {
     const list = typeof when.ip === "string" ? [when.ip] : when.ip;
     const cidrs = new CidrSet(list);
-    out.push({
-      name: "ip",
-      describe: `ip in ${list.join(", ")}`,
-      test: (ctx) => {
+    out.push(
+      condition("ip", `ip in ${list.join(", ")}`, (ctx) => {
         const address = ctx.parsedAddress();
         return address !== undefined && cidrs.contains(address);
-      },
-    });
+      }),
+    );
   }
   if (when.region !== undefined) {
-    const test = compileMatcher(when.region);
-    out.push({
-      name: "region",
-      describe: `region ${describeMatcher(when.region)}`,
-      test: (ctx) => test(ctx.region()),
-    });
+    const compiled = compileMatcher(when.region);
+    out.push(
+      condition("region", `region ${describeMatcher(when.region)}`, (ctx) =>
+        matches(compiled, ctx.region()),
+      ),
+    );
   }
   if (when.random !== undefined) {
     const threshold = thresholdOf(when.random);
-    out.push({
-      name: "random",
-      describe: `random ${when.random}%`,
-      test: (ctx) => ctx.random() * 10_000 < threshold,
-    });
+    out.push(
+      condition("random", `random ${when.random}%`, (ctx) => ctx.random() * 10_000 < threshold),
+    );
   }
   if (when.hash !== undefined) {
     const hash = compileHash(when.hash, defaultSalt);
-    out.push({
-      name: "hash",
-      describe: `hash of ${hash.keys.map((k) => k.spec).join(" | ")} below ${hash.percent}% (salt "${hash.salt}")`,
-      test: hashPredicate(hash),
-      hash,
-    });
+    const keys = hash.keys.map((k) => k.spec).join(" | ");
+    out.push(
+      condition(
+        "hash",
+        `hash of ${keys} below ${hash.percent}% (salt "${hash.salt}")`,
+        hashPredicate(hash),
+        hash,
+      ),
+    );
   }
   return out;
 }
@@ -352,13 +389,6 @@ function hashDetail(ctx: Evaluation): HashDetail {
   };
 }
 
-function allHold(conditions: readonly CompiledCondition[], ctx: Evaluation): boolean {
-  for (let i = 0; i < conditions.length; i++) {
-    if (!(conditions[i] as CompiledCondition).test(ctx)) return false;
-  }
-  return true;
-}
-
 const NO_FEATURES: FeatureSet = { names: [], header: "" };
 const FEATURE_CACHE_LIMIT = 1024;
 
@@ -367,8 +397,8 @@ export class RouteTable {
   readonly features: readonly CompiledFeature[];
   readonly trustedProxies: CidrSet;
   /** exact host → candidate routes in order; hosts not listed use `otherHostRoutes`. */
-  private readonly routesByHost: ReadonlyMap<string, readonly CompiledRoute[]>;
-  private readonly otherHostRoutes: readonly CompiledRoute[];
+  private readonly routesByHost: ReadonlyMap<string, readonly Candidate[]>;
+  private readonly otherHostRoutes: readonly Candidate[];
   private readonly evaluation: Evaluation;
   private readonly featureSets = new Map<number, FeatureSet>();
   private readonly noMatch: Decision;
@@ -390,10 +420,12 @@ export class RouteTable {
       versions.set("stable", stable);
       for (const [version, upstream] of Object.entries(route.versions))
         versions.set(version, upstream);
+      const match = compileConditions(route.match, route.name);
       return {
         name: route.name,
         index,
-        match: compileConditions(route.match, route.name),
+        match,
+        matches: allOf(match),
         versions,
         stableUpstream: stable,
         fallback: route.fallback,
@@ -405,6 +437,7 @@ export class RouteTable {
             to: rule.to,
             upstream: versions.get(rule.to) as string,
             conditions,
+            holds: allOf(conditions),
             hash: conditions.find((c) => c.hash !== undefined)?.hash,
           };
         }),
@@ -416,24 +449,34 @@ export class RouteTable {
       route.match?.host === undefined ? undefined : exactHosts(route.match.host),
     );
     const hosts = new Set(exact.flatMap((list) => list ?? []));
-    const byHost = new Map<string, CompiledRoute[]>();
-    for (const host of hosts) {
-      byHost.set(
-        host,
-        this.routes.filter((_, i) => {
-          const list = exact[i];
-          return list === undefined || list.includes(host);
-        }),
+    const candidate = (route: CompiledRoute, hostChecked: boolean): Candidate => {
+      const path = config.routes[route.index]?.match?.path;
+      const pathPrefix =
+        typeof path === "object" && !Array.isArray(path) && "prefix" in path ? path.prefix : "";
+      const rest = route.match.filter(
+        (c) => !(hostChecked && c.name === "host") && !(pathPrefix !== "" && c.name === "path"),
       );
+      return { route, pathPrefix, matches: allOf(rest) };
+    };
+    const byHost = new Map<string, Candidate[]>();
+    for (const host of hosts) {
+      const candidates: Candidate[] = [];
+      this.routes.forEach((route, i) => {
+        const list = exact[i];
+        if (list === undefined) candidates.push(candidate(route, false));
+        else if (list.includes(host)) candidates.push(candidate(route, true));
+      });
+      byHost.set(host, candidates);
     }
     this.routesByHost = byHost;
-    this.otherHostRoutes = this.routes.filter((_, i) => exact[i] === undefined);
+    this.otherHostRoutes = this.routes
+      .filter((_, i) => exact[i] === undefined)
+      .map((route) => candidate(route, false));
 
-    this.features = Object.entries(config.features).map(([name, feature]) => ({
-      name,
-      enabled: feature.enabled,
-      conditions: compileConditions(feature.when, name),
-    }));
+    this.features = Object.entries(config.features).map(([name, feature]) => {
+      const conditions = compileConditions(feature.when, name);
+      return { name, enabled: feature.enabled, conditions, holds: allOf(conditions) };
+    });
 
     this.noMatch = {
       route: NO_MATCH,
@@ -448,7 +491,7 @@ export class RouteTable {
   }
 
   /** The route candidates for a host, in config order. */
-  private candidates(host: string): readonly CompiledRoute[] {
+  private candidates(host: string): readonly Candidate[] {
     return this.routesByHost.get(host) ?? this.otherHostRoutes;
   }
 
@@ -461,9 +504,10 @@ export class RouteTable {
 
   private findRoute(ctx: Evaluation): CompiledRoute | undefined {
     const candidates = this.candidates(ctx.facts.host);
+    const path = ctx.facts.path;
     for (let i = 0; i < candidates.length; i++) {
-      const route = candidates[i] as CompiledRoute;
-      if (allHold(route.match, ctx)) return route;
+      const candidate = candidates[i] as Candidate;
+      if (path.startsWith(candidate.pathPrefix) && candidate.matches(ctx)) return candidate.route;
     }
     return undefined;
   }
@@ -480,7 +524,7 @@ export class RouteTable {
       const rule = rules[i] as CompiledRule;
       if (!rule.enabled) continue;
       ctx.hashBucket = -1;
-      if (allHold(rule.conditions, ctx)) {
+      if (rule.holds(ctx)) {
         chosen = rule;
         break;
       }
@@ -508,7 +552,7 @@ export class RouteTable {
     let mask = 0;
     for (let i = 0; i < features.length; i++) {
       const feature = features[i] as CompiledFeature;
-      if (feature.enabled && allHold(feature.conditions, ctx)) mask |= 1 << i;
+      if (feature.enabled && feature.holds(ctx)) mask |= 1 << i;
     }
     if (mask === 0) return NO_FEATURES;
     let set = this.featureSets.get(mask);
@@ -521,9 +565,7 @@ export class RouteTable {
   }
 
   private featureSetSlow(ctx: Evaluation): FeatureSet {
-    const names = this.features
-      .filter((f) => f.enabled && allHold(f.conditions, ctx))
-      .map((f) => f.name);
+    const names = this.features.filter((f) => f.enabled && f.holds(ctx)).map((f) => f.name);
     return names.length === 0 ? NO_FEATURES : { names, header: names.join(",") };
   }
 
