@@ -33,6 +33,11 @@ function usesRegion(conditions: unknown): boolean {
   return isRecord(conditions) && conditions.region !== undefined;
 }
 
+/** A listen host that takes every address, so it clashes with any other on its port. */
+function isAnyAddress(host: string | undefined): boolean {
+  return host === undefined || host === "0.0.0.0" || host === "::" || host === "0:0:0:0:0:0:0:0";
+}
+
 export function crosscheck(document: unknown): CrossProblem[] {
   const problems: CrossProblem[] = [];
   if (!isRecord(document)) return problems;
@@ -144,10 +149,8 @@ export function crosscheck(document: unknown): CrossProblem[] {
     proxyListen.port !== 0 &&
     proxyListen.port === adminListen.port &&
     (proxyListen.host === adminListen.host ||
-      proxyListen.host === undefined ||
-      adminListen.host === undefined ||
-      proxyListen.host === "0.0.0.0" ||
-      adminListen.host === "0.0.0.0")
+      isAnyAddress(proxyListen.host) ||
+      isAnyAddress(adminListen.host))
   ) {
     problems.push({
       path: typeof admin.listen === "string" ? ["admin", "listen"] : ["server", "listen"],

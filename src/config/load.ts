@@ -27,7 +27,7 @@ export interface LoadedConfig {
   config: Config;
   /** The file as given on the command line or in the watcher. */
   file: string;
-  /** sha256 of the file's bytes, hex: what `graygate_config_info` and `/config` show. */
+  /** sha256 of the file's (UTF-8) bytes, hex: what `graygate_config_info` and `/config` show. */
   hash: string;
   /** The document after `${VAR}` interpolation, before defaults: what the operator wrote. */
   written: unknown;
@@ -44,9 +44,9 @@ export async function loadConfigFile(
   file: string,
   env: Environment = process.env,
 ): Promise<LoadResult> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(file, "utf8");
+    bytes = await readFile(file);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code ?? String(error);
     return {
@@ -54,6 +54,16 @@ export async function loadConfigFile(
       problems: [
         { file, line: 1, col: 1, path: "(file)", message: `cannot read the file (${reason})` },
       ],
+    };
+  }
+  let text: string;
+  try {
+    // Fatal: a file that is not UTF-8 is refused rather than silently altered.
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes);
+  } catch {
+    return {
+      ok: false,
+      problems: [{ file, line: 1, col: 1, path: "(file)", message: "is not UTF-8 text" }],
     };
   }
   return loadConfigText(text, file, env);
@@ -83,9 +93,10 @@ export function loadConfigText(
       problems.push({ ...at(offset), path: formatPath(path), message });
     } else {
       fatal = true;
+      const where = syntaxErrorOffset(text, offset, error.message);
       problems.push({
-        ...at(offset),
-        path: formatPath(pathAtOffset(doc, offset)),
+        ...at(where),
+        path: formatPath(pathAtOffset(doc, where)),
         message: yamlMessage(error.message),
       });
     }
@@ -143,6 +154,47 @@ export function loadConfigText(
     return { ok: false, problems: sortProblems(problems) };
   }
   return { ok: true, loaded: { config: parsed.data, file, hash: hashText(text), written } };
+}
+
+/**
+ * Where to point for a YAML syntax error: the parser reports some at the
+ * start of a line (bad indentation: move to the first character) or at the
+ * end of the file (an unclosed `{` or `[`: move to the bracket).
+ */
+function syntaxErrorOffset(text: string, offset: number, message: string): number {
+  const unclosed = /^Flow (map|sequence)/.exec(message);
+  if (unclosed !== null) {
+    const open = unclosed[1] === "map" ? "{" : "[";
+    const start = lastUnclosed(text, offset, open);
+    if (start !== -1) return start;
+  }
+  let where = offset;
+  while (where < text.length && text[where] === " ") where++;
+  return where < text.length && text[where] !== "\n" ? where : offset;
+}
+
+/** The offset of the last `open` bracket before `end` that no bracket closes (quotes and comments skipped). */
+function lastUnclosed(text: string, end: number, open: string): number {
+  const stack: { char: string; at: number }[] = [];
+  let quote = "";
+  for (let i = 0; i < end; i++) {
+    const c = text[i] as string;
+    if (quote !== "") {
+      if (c === quote) quote = "";
+      else if (c === "\\" && quote === '"') i++;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === "#" && (i === 0 || /\s/.test(text[i - 1] as string))) {
+      while (i < end && text[i] !== "\n") i++;
+    } else if (c === "{" || c === "[") {
+      stack.push({ char: c, at: i });
+    } else if (c === "}" || c === "]") {
+      stack.pop();
+    }
+  }
+  for (let i = stack.length - 1; i >= 0; i--)
+    if (stack[i]?.char === open) return stack[i]?.at as number;
+  return -1;
 }
 
 function yamlMessage(message: string): string {
@@ -302,7 +354,8 @@ function pathAtOffset(doc: Document, offset: number): PathSegment[] {
   let node: unknown = doc.contents;
   const spans = (n: unknown) => {
     const range = (n as Node | null)?.range;
-    return range !== undefined && range !== null && offset >= range[0] && offset <= range[2];
+    // End-exclusive: a block collection ends exactly where its next sibling key starts.
+    return range !== undefined && range !== null && offset >= range[0] && offset < range[2];
   };
   for (;;) {
     if (isMap(node)) {

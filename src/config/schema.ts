@@ -76,7 +76,7 @@ export type MatcherInput =
   | { not: MatcherInput };
 
 const matcherError =
-  "must be a string, a list of strings, or one of {equals}, {in}, {prefix}, {suffix}, {regex}, {present}, {not}";
+  'must be a string, a list of strings, or one of {equals}, {in}, {prefix}, {suffix}, {regex}, {present}, {not} (quote numbers and booleans, e.g. "2")';
 
 export const matcher: z.ZodType<MatcherInput> = z.lazy(() =>
   z

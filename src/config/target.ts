@@ -21,8 +21,10 @@ export function targetProblem(text: string): string | undefined {
   }
   if (url.username !== "" || url.password !== "") return "must not carry credentials";
   if (url.hostname === "") return "must name a host";
-  if (url.pathname !== "/" || text.replace(/\/$/, "") !== `${url.protocol}//${url.host}`) {
-    if (url.search !== "" || url.hash !== "") return "must not have a query or fragment";
+  if (url.search !== "" || url.hash !== "" || /[?#]/.test(text)) {
+    return "must not have a query or fragment";
+  }
+  if (url.pathname !== "/") {
     return `must not have a path (got "${url.pathname}"); graygate forwards the request path unchanged`;
   }
   return undefined;
