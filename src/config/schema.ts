@@ -22,6 +22,10 @@ const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 export const name = z
   .string()
   .regex(NAME_PATTERN, { error: `must be ${nameText}` })
+  // JavaScript orders digit-only keys first, which would lose the order of regions and features.
+  .refine((text) => !/^[0-9]+$/.test(text), {
+    error: 'must not be digits alone: write "v2" or "r2024", not "2" or "2024"',
+  })
   .meta({ description: nameText });
 
 export const duration = z

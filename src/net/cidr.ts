@@ -63,6 +63,7 @@ function parseIPv4(text: string, start: number, end: number): number {
 function parseIPv6(text: string, out: Uint32Array): boolean {
   let end = text.indexOf("%");
   if (end === -1) end = text.length;
+  else if (end === text.length - 1) return false; // an empty zone
   const groups: number[] = [];
   let gap = -1;
   let i = 0;

@@ -51,14 +51,14 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-/** Form decoding: "+" is a space, then percent-escapes; malformed escapes stay as written. */
+/** Form decoding, as URLSearchParams does it: "+" is a space, `%XX` escapes; a malformed escape stays as written. */
 export function decodeQueryComponent(text: string): string {
   if (text.indexOf("%") === -1 && text.indexOf("+") === -1) return text;
-  const spaced = text.replaceAll("+", " ");
   try {
-    return decodeURIComponent(spaced);
+    return decodeURIComponent(text.replaceAll("+", " "));
   } catch {
-    return spaced;
+    // Rare: let the WHATWG parser keep the bad escapes and decode the rest.
+    return new URLSearchParams(`k=${text}`).get("k") ?? text;
   }
 }
 
