@@ -14,14 +14,13 @@ export class ParsedAddress {
   /** Parses `text` into this object; returns whether it is an address. */
   parse(text: string): boolean {
     this.family = 0;
-    if (text.indexOf(":") === -1) {
-      const v4 = parseIPv4(text, 0, text.length);
-      if (v4 < 0) return false;
+    const v4 = parseIPv4(text, 0, text.length);
+    if (v4 >= 0) {
       this.v4 = v4;
       this.family = 4;
       return true;
     }
-    if (!parseIPv6(text, this.v6)) return false;
+    if (text.indexOf(":") === -1 || !parseIPv6(text, this.v6)) return false;
     const w = this.v6;
     if (w[0] === 0 && w[1] === 0 && w[2] === 0xffff) {
       this.v4 = w[3] as number;

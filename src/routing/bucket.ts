@@ -117,7 +117,12 @@ function finish(): number {
     k1 = Math.imul(k1, C2);
     h1 ^= k1;
   }
-  h1 ^= rLength;
+  return fmix(h1 ^ rLength);
+}
+
+/** The final avalanche, to an unsigned 32-bit value. */
+function fmix(hash: number): number {
+  let h1 = hash;
   h1 ^= h1 >>> 16;
   h1 = Math.imul(h1, 0x85ebca6b);
   h1 ^= h1 >>> 13;
@@ -142,9 +147,32 @@ export function murmur3(text: string): number {
 
 /** murmur3_x86_32 of (the bytes behind `prefix`) followed by UTF-8 `text`. */
 export function murmur3From(prefix: HashPrefix, text: string): number {
-  load(prefix);
-  absorb(text);
-  return finish();
+  // The usual key is ASCII: hash it here, in locals, end to end.
+  let h1 = prefix.h1;
+  let tail = prefix.tail;
+  let shift = prefix.tailLength << 3;
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) {
+      load(prefix);
+      absorb(text);
+      return finish();
+    }
+    tail |= c << shift;
+    shift += 8;
+    if (shift === 32) {
+      h1 = mixBlock(h1, tail);
+      tail = 0;
+      shift = 0;
+    }
+  }
+  if (shift > 0) {
+    let k1 = Math.imul(tail, C1);
+    k1 = (k1 << 15) | (k1 >>> 17);
+    h1 ^= Math.imul(k1, C2);
+  }
+  return fmix(h1 ^ (prefix.length + n));
 }
 
 /** floor(h * 10000 / 2^32): exact in a double, since h * 10000 < 2^46. */

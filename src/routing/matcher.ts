@@ -6,24 +6,26 @@
  */
 import type { MatcherInput } from "../config/schema.ts";
 
-const EQUALS = 0;
-const ONE_OF = 1;
-const PREFIX = 2;
-const SUFFIX = 3;
-const REGEX = 4;
-const PRESENT = 5;
-const ABSENT = 6;
-const NOT = 7;
+export const EQUALS = 0;
+export const ONE_OF = 1;
+export const PREFIX = 2;
+export const SUFFIX = 3;
+export const REGEX = 4;
+export const PRESENT = 5;
+export const ABSENT = 6;
+export const NOT = 7;
 /** A wildcard host "*.example.com": `text` holds ".example.com". */
-const SUBDOMAIN = 8;
+export const SUBDOMAIN = 8;
+/** A short list: comparing a few strings beats hashing one. */
+export const FEW_OF = 9;
 
 /** One compiled matcher; every instance has the same shape. */
 export class Matcher {
   readonly kind: number;
   readonly text: string;
   readonly set: ReadonlySet<string> | undefined;
-  /** Wildcard suffixes (".example.com") that a ONE_OF also admits. */
-  readonly subdomains: readonly string[];
+  /** ONE_OF: the wildcard suffixes (".example.com") it also admits; FEW_OF: its values. */
+  readonly strings: readonly string[];
   readonly regex: RegExp | undefined;
   readonly inner: Matcher | undefined;
 
@@ -31,14 +33,14 @@ export class Matcher {
     kind: number,
     text = "",
     set?: ReadonlySet<string>,
-    subdomains: readonly string[] = [],
+    strings: readonly string[] = [],
     regex?: RegExp,
     inner?: Matcher,
   ) {
     this.kind = kind;
     this.text = text;
     this.set = set;
-    this.subdomains = subdomains;
+    this.strings = strings;
     this.regex = regex;
     this.inner = inner;
   }
@@ -55,7 +57,7 @@ export function matches(m: Matcher, value: string | undefined): boolean {
     case ONE_OF: {
       if (value === undefined) return false;
       if ((m.set as ReadonlySet<string>).has(value)) return true;
-      const subdomains = m.subdomains;
+      const subdomains = m.strings;
       for (let i = 0; i < subdomains.length; i++) {
         if (isSubdomain(value, subdomains[i] as string)) return true;
       }
@@ -73,6 +75,11 @@ export function matches(m: Matcher, value: string | undefined): boolean {
       return value === undefined;
     case SUBDOMAIN:
       return value !== undefined && isSubdomain(value, m.text);
+    case FEW_OF: {
+      const list = m.strings;
+      for (let i = 0; i < list.length; i++) if (list[i] === value) return true;
+      return false;
+    }
     default:
       return !matches(m.inner as Matcher, value);
   }
@@ -91,6 +98,9 @@ function oneOf(list: readonly string[], options: MatcherOptions): Matcher {
   const subdomains = list.filter(isWild).map((s) => s.slice(1));
   if (exact.length === 1 && subdomains.length === 0) return new Matcher(EQUALS, exact[0]);
   if (exact.length === 0 && subdomains.length === 1) return new Matcher(SUBDOMAIN, subdomains[0]);
+  if (subdomains.length === 0 && exact.length <= 4) {
+    return new Matcher(FEW_OF, "", undefined, [...new Set(exact)]);
+  }
   return new Matcher(ONE_OF, "", new Set(exact), subdomains);
 }
 

@@ -6,8 +6,16 @@
 import type { Conditions, Config, HashCondition, MatcherInput } from "../config/schema.ts";
 import { CidrSet, ParsedAddress } from "../net/cidr.ts";
 import { bucketOf, type HashPrefix, murmur3From, saltPrefix, thresholdOf } from "./bucket.ts";
+import {
+  cookieExpression,
+  type Emitter,
+  generatePredicate,
+  headerExpression,
+  matcherExpression,
+  queryExpression,
+} from "./codegen.ts";
 import { cookieValue, type HeaderBag, headerValue, queryValue } from "./lookup.ts";
-import { compileMatcher, describeMatcher, exactHosts, matches } from "./matcher.ts";
+import { compileMatcher, describeMatcher, exactHosts, type Matcher, matches } from "./matcher.ts";
 
 /** What graygate knows of a request when it decides. */
 export interface RequestFacts {
@@ -61,6 +69,8 @@ export interface CompiledCondition {
   readonly name: string;
   readonly describe: string;
   readonly test: Predicate;
+  /** The same test as source, for `generatePredicate`. */
+  readonly emit: Emitter;
   /** Set for hash conditions, for explain. */
   readonly hash: CompiledHash | undefined;
 }
@@ -70,13 +80,25 @@ function condition(
   name: string,
   describe: string,
   test: Predicate,
+  emit: Emitter,
   hash?: CompiledHash,
 ): CompiledCondition {
-  return { name, describe, test, hash };
+  return { name, describe, test, emit, hash };
 }
 
-/** One predicate for a list of conditions (ANDed), unrolled for the short lists that are usual. */
-function allOf(conditions: readonly CompiledCondition[]): Predicate {
+/**
+ * One predicate for a list of conditions (ANDed): generated code where the
+ * runtime allows it, else the closures, unrolled for the usual short lists.
+ */
+function allOf(conditions: readonly CompiledCondition[], codegen: boolean): Predicate {
+  if (!codegen) return allOfClosures(conditions);
+  const generated = generatePredicate<Evaluation>(conditions.map((c) => c.emit));
+  if (generated !== undefined) return generated;
+  return allOfClosures(conditions);
+}
+
+/** The closure form of `allOf`: what explain runs, and the fallback. */
+export function allOfClosures(conditions: readonly CompiledCondition[]): Predicate {
   const tests = conditions.map((c) => c.test);
   const [a, b, c] = tests;
   switch (tests.length) {
@@ -158,6 +180,8 @@ interface FeatureSet {
 export interface TableOptions {
   /** A number in [0, 1): the `random` condition's dice. */
   random?: () => number;
+  /** false: test with the closures instead of generated code (for tests and comparison). */
+  codegen?: boolean;
 }
 
 /**
@@ -285,26 +309,54 @@ function hashPredicate(hash: CompiledHash): Predicate {
 const toLower = (text: string) => text.toLowerCase();
 const toUpper = (text: string) => text.toUpperCase();
 
+/** A condition on one value, by a matcher: the closure and the generated form agree by construction. */
+function valueCondition(
+  name: string,
+  describe: string,
+  m: Matcher,
+  read: (ctx: Evaluation) => string | undefined,
+  readSource: string,
+): CompiledCondition {
+  return condition(
+    name,
+    describe,
+    (ctx) => matches(m, read(ctx)),
+    (pool) => matcherExpression(m, readSource, pool),
+  );
+}
+
 function namedConditions(
   kind: "header" | "cookie" | "query",
   entries: Record<string, MatcherInput>,
 ): CompiledCondition[] {
   return Object.entries(entries).map(([rawName, matcher]) => {
-    const compiled = compileMatcher(matcher);
+    const m = compileMatcher(matcher);
     const describe = `${kind} ${rawName} ${describeMatcher(matcher)}`;
     if (kind === "header") {
       const name = rawName.toLowerCase();
-      return condition(`header ${name}`, describe, (ctx) =>
-        matches(compiled, headerValue(ctx.facts.headers, name)),
+      return valueCondition(
+        `header ${name}`,
+        describe,
+        m,
+        (ctx) => headerValue(ctx.facts.headers, name),
+        headerExpression(name),
       );
     }
     if (kind === "cookie") {
-      return condition(`cookie ${rawName}`, describe, (ctx) =>
-        matches(compiled, cookieValue(headerValue(ctx.facts.headers, "cookie"), rawName)),
+      return valueCondition(
+        `cookie ${rawName}`,
+        describe,
+        m,
+        (ctx) => cookieValue(headerValue(ctx.facts.headers, "cookie"), rawName),
+        cookieExpression(rawName),
       );
     }
-    return condition(`query ${rawName}`, describe, (ctx) =>
-      matches(compiled, queryValue(ctx.facts.query, rawName)),
+    return valueCondition(
+      `query ${rawName}`,
+      describe,
+      m,
+      (ctx) => queryValue(ctx.facts.query, rawName),
+      queryExpression(rawName),
     );
   });
 }
@@ -315,28 +367,19 @@ function compileConditions(when: Conditions | undefined, defaultSalt: string): C
   // They are ANDed, so order changes cost, never the outcome: the most
   // selective and cheapest first, the hash (which hashes) last.
   if (when.path !== undefined) {
-    const compiled = compileMatcher(when.path);
-    out.push(
-      condition("path", `path ${describeMatcher(when.path)}`, (ctx) =>
-        matches(compiled, ctx.facts.path),
-      ),
-    );
+    const m = compileMatcher(when.path);
+    const describe = `path ${describeMatcher(when.path)}`;
+    out.push(valueCondition("path", describe, m, (ctx) => ctx.facts.path, "f.path"));
   }
   if (when.host !== undefined) {
-    const compiled = compileMatcher(when.host, { normalize: toLower, wildcards: true });
-    out.push(
-      condition("host", `host ${describeMatcher(when.host)}`, (ctx) =>
-        matches(compiled, ctx.facts.host),
-      ),
-    );
+    const m = compileMatcher(when.host, { normalize: toLower, wildcards: true });
+    const describe = `host ${describeMatcher(when.host)}`;
+    out.push(valueCondition("host", describe, m, (ctx) => ctx.facts.host, "f.host"));
   }
   if (when.method !== undefined) {
-    const compiled = compileMatcher(when.method, { normalize: toUpper });
-    out.push(
-      condition("method", `method ${describeMatcher(when.method)}`, (ctx) =>
-        matches(compiled, ctx.facts.method),
-      ),
-    );
+    const m = compileMatcher(when.method, { normalize: toUpper });
+    const describe = `method ${describeMatcher(when.method)}`;
+    out.push(valueCondition("method", describe, m, (ctx) => ctx.facts.method, "f.method"));
   }
   if (when.header !== undefined) out.push(...namedConditions("header", when.header));
   if (when.cookie !== undefined) out.push(...namedConditions("cookie", when.cookie));
@@ -345,34 +388,43 @@ function compileConditions(when: Conditions | undefined, defaultSalt: string): C
     const list = typeof when.ip === "string" ? [when.ip] : when.ip;
     const cidrs = new CidrSet(list);
     out.push(
-      condition("ip", `ip in ${list.join(", ")}`, (ctx) => {
-        const address = ctx.parsedAddress();
-        return address !== undefined && cidrs.contains(address);
-      }),
+      condition(
+        "ip",
+        `ip in ${list.join(", ")}`,
+        (ctx) => {
+          const address = ctx.parsedAddress();
+          return address !== undefined && cidrs.contains(address);
+        },
+        (pool) => `((a = c.parsedAddress()) !== undefined && ${pool.ref(cidrs)}.contains(a))`,
+      ),
     );
   }
   if (when.region !== undefined) {
-    const compiled = compileMatcher(when.region);
-    out.push(
-      condition("region", `region ${describeMatcher(when.region)}`, (ctx) =>
-        matches(compiled, ctx.region()),
-      ),
-    );
+    const m = compileMatcher(when.region);
+    const describe = `region ${describeMatcher(when.region)}`;
+    out.push(valueCondition("region", describe, m, (ctx) => ctx.region(), "c.region()"));
   }
   if (when.random !== undefined) {
     const threshold = thresholdOf(when.random);
     out.push(
-      condition("random", `random ${when.random}%`, (ctx) => ctx.random() * 10_000 < threshold),
+      condition(
+        "random",
+        `random ${when.random}%`,
+        (ctx) => ctx.random() * 10_000 < threshold,
+        () => `c.random() * 10000 < ${threshold}`,
+      ),
     );
   }
   if (when.hash !== undefined) {
     const hash = compileHash(when.hash, defaultSalt);
     const keys = hash.keys.map((k) => k.spec).join(" | ");
+    const test = hashPredicate(hash);
     out.push(
       condition(
         "hash",
         `hash of ${keys} below ${hash.percent}% (salt "${hash.salt}")`,
-        hashPredicate(hash),
+        test,
+        (pool) => `${pool.ref(test)}(c)`,
         hash,
       ),
     );
@@ -392,18 +444,68 @@ function hashDetail(ctx: Evaluation): HashDetail {
 const NO_FEATURES: FeatureSet = { names: [], header: "" };
 const FEATURE_CACHE_LIMIT = 1024;
 
+interface PrefixIndex {
+  readonly length: number;
+  /** prefix → a bit per candidate (by position) with that prefix. */
+  readonly byPrefix: ReadonlyMap<string, number>;
+}
+
+/**
+ * The candidate routes for one host. When they are few enough for a 31-bit
+ * set and use few prefix lengths, path prefixes are indexed: a request then
+ * costs a lookup per prefix length instead of a test per route.
+ */
+class CandidateList {
+  readonly candidates: readonly Candidate[];
+  /** Empty when not indexed: then every candidate is tried in turn. */
+  readonly prefixes: readonly PrefixIndex[];
+  /** Bits of the candidates without a path prefix (always tried). */
+  readonly unprefixed: number;
+
+  constructor(candidates: readonly Candidate[]) {
+    this.candidates = candidates;
+    const lengths = [...new Set(candidates.map((c) => c.pathPrefix.length).filter((n) => n > 0))];
+    const worthIt = candidates.length >= 4 && candidates.length <= 31 && lengths.length <= 4;
+    let unprefixed = 0;
+    const indexes = new Map<number, Map<string, number>>();
+    if (worthIt) {
+      candidates.forEach((candidate, i) => {
+        const prefix = candidate.pathPrefix;
+        if (prefix === "") {
+          unprefixed |= 1 << i;
+          return;
+        }
+        let byPrefix = indexes.get(prefix.length);
+        if (byPrefix === undefined) {
+          byPrefix = new Map();
+          indexes.set(prefix.length, byPrefix);
+        }
+        byPrefix.set(prefix, (byPrefix.get(prefix) ?? 0) | (1 << i));
+      });
+    }
+    this.unprefixed = unprefixed;
+    this.prefixes = [...indexes]
+      .sort(([a], [b]) => a - b)
+      .map(([length, byPrefix]) => ({ length, byPrefix }));
+  }
+}
+
 export class RouteTable {
   readonly routes: readonly CompiledRoute[];
   readonly features: readonly CompiledFeature[];
   readonly trustedProxies: CidrSet;
   /** exact host → candidate routes in order; hosts not listed use `otherHostRoutes`. */
-  private readonly routesByHost: ReadonlyMap<string, readonly Candidate[]>;
-  private readonly otherHostRoutes: readonly Candidate[];
+  private readonly routesByHost: ReadonlyMap<string, CandidateList>;
+  private readonly otherHostRoutes: CandidateList;
+  /** The same index as two arrays, when it has few hosts; else undefined. */
+  private readonly hostList: readonly string[] | undefined;
+  private readonly hostCandidates: readonly CandidateList[];
   private readonly evaluation: Evaluation;
   private readonly featureSets = new Map<number, FeatureSet>();
   private readonly noMatch: Decision;
 
   constructor(config: Config, options: TableOptions = {}) {
+    const codegen = options.codegen !== false;
     this.trustedProxies = new CidrSet(config.server.trustedProxies);
     const regionCidrs = Object.entries(config.region?.cidrs ?? {}).map(
       ([name, cidrs]) => [name, new CidrSet(cidrs)] as const,
@@ -425,7 +527,7 @@ export class RouteTable {
         name: route.name,
         index,
         match,
-        matches: allOf(match),
+        matches: allOf(match, codegen),
         versions,
         stableUpstream: stable,
         fallback: route.fallback,
@@ -437,7 +539,7 @@ export class RouteTable {
             to: rule.to,
             upstream: versions.get(rule.to) as string,
             conditions,
-            holds: allOf(conditions),
+            holds: allOf(conditions, codegen),
             hash: conditions.find((c) => c.hash !== undefined)?.hash,
           };
         }),
@@ -456,7 +558,7 @@ export class RouteTable {
       const rest = route.match.filter(
         (c) => !(hostChecked && c.name === "host") && !(pathPrefix !== "" && c.name === "path"),
       );
-      return { route, pathPrefix, matches: allOf(rest) };
+      return { route, pathPrefix, matches: allOf(rest, codegen) };
     };
     const byHost = new Map<string, Candidate[]>();
     for (const host of hosts) {
@@ -468,14 +570,16 @@ export class RouteTable {
       });
       byHost.set(host, candidates);
     }
-    this.routesByHost = byHost;
-    this.otherHostRoutes = this.routes
-      .filter((_, i) => exact[i] === undefined)
-      .map((route) => candidate(route, false));
+    this.routesByHost = new Map([...byHost].map(([host, list]) => [host, new CandidateList(list)]));
+    this.hostList = byHost.size <= 8 ? [...this.routesByHost.keys()] : undefined;
+    this.hostCandidates = [...this.routesByHost.values()];
+    this.otherHostRoutes = new CandidateList(
+      this.routes.filter((_, i) => exact[i] === undefined).map((route) => candidate(route, false)),
+    );
 
     this.features = Object.entries(config.features).map(([name, feature]) => {
       const conditions = compileConditions(feature.when, name);
-      return { name, enabled: feature.enabled, conditions, holds: allOf(conditions) };
+      return { name, enabled: feature.enabled, conditions, holds: allOf(conditions, codegen) };
     });
 
     this.noMatch = {
@@ -491,7 +595,15 @@ export class RouteTable {
   }
 
   /** The route candidates for a host, in config order. */
-  private candidates(host: string): readonly Candidate[] {
+  private candidates(host: string): CandidateList {
+    // A few hosts (the usual case): comparing strings beats hashing a new one.
+    const hosts = this.hostList;
+    if (hosts !== undefined) {
+      for (let i = 0; i < hosts.length; i++) {
+        if (hosts[i] === host) return this.hostCandidates[i] as CandidateList;
+      }
+      return this.otherHostRoutes;
+    }
     return this.routesByHost.get(host) ?? this.otherHostRoutes;
   }
 
@@ -503,11 +615,33 @@ export class RouteTable {
   }
 
   private findRoute(ctx: Evaluation): CompiledRoute | undefined {
-    const candidates = this.candidates(ctx.facts.host);
+    const list = this.candidates(ctx.facts.host);
+    const candidates = list.candidates;
     const path = ctx.facts.path;
-    for (let i = 0; i < candidates.length; i++) {
-      const candidate = candidates[i] as Candidate;
-      if (path.startsWith(candidate.pathPrefix) && candidate.matches(ctx)) return candidate.route;
+    if (list.prefixes.length === 0) {
+      for (let i = 0; i < candidates.length; i++) {
+        const candidate = candidates[i] as Candidate;
+        if (path.startsWith(candidate.pathPrefix) && candidate.matches(ctx)) return candidate.route;
+      }
+      return undefined;
+    }
+    // Indexed: one map lookup per distinct prefix length gives the candidates
+    // whose prefix matches, as bits; they are then tried in config order.
+    let bits = list.unprefixed;
+    const prefixes = list.prefixes;
+    for (let i = 0; i < prefixes.length; i++) {
+      const index = prefixes[i] as PrefixIndex;
+      if (index.length > path.length) break;
+      const found = index.byPrefix.get(
+        path.length === index.length ? path : path.slice(0, index.length),
+      );
+      if (found !== undefined) bits |= found;
+    }
+    while (bits !== 0) {
+      const lowest = bits & -bits;
+      const candidate = candidates[31 - Math.clz32(lowest)] as Candidate;
+      if (candidate.matches(ctx)) return candidate.route;
+      bits ^= lowest;
     }
     return undefined;
   }
@@ -518,7 +652,11 @@ export class RouteTable {
     const route = this.findRoute(ctx);
     if (route === undefined) return this.noMatch;
     let chosen: CompiledRule | undefined;
-    let firstFailed: HashDetail | undefined;
+    // The first hash that failed, kept in locals: most decisions never report it.
+    let failedKey = "";
+    let failedValue = "";
+    let failedBucket = -1;
+    let failedThreshold = -1;
     const rules = route.rules;
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i] as CompiledRule;
@@ -528,10 +666,25 @@ export class RouteTable {
         chosen = rule;
         break;
       }
-      if (firstFailed === undefined && ctx.hashBucket !== -1) firstFailed = hashDetail(ctx);
+      if (failedBucket === -1 && ctx.hashBucket !== -1) {
+        failedKey = ctx.hashKey;
+        failedValue = ctx.hashValue;
+        failedBucket = ctx.hashBucket;
+        failedThreshold = ctx.hashThreshold;
+      }
     }
     // Read before features run: their hash conditions reuse the same registers.
-    const hash = chosen !== undefined && ctx.hashBucket !== -1 ? hashDetail(ctx) : firstFailed;
+    const hash =
+      chosen !== undefined && ctx.hashBucket !== -1
+        ? hashDetail(ctx)
+        : failedBucket === -1
+          ? undefined
+          : {
+              key: failedKey,
+              value: failedValue,
+              bucket: failedBucket,
+              threshold: failedThreshold,
+            };
     const features = this.enabledFeatures(ctx);
     return {
       route: route.name,
