@@ -1,5 +1,5 @@
 /**
- * The graygate command: validate, explain and schema.
+ * The graygate command: serve, demo, validate, explain and schema.
  * Exit codes: 0 ok, 1 invalid config, 2 bad usage.
  */
 import { readFileSync } from "node:fs";
@@ -9,6 +9,7 @@ import { formatProblem, type Problem } from "./config/problems.ts";
 import { configJsonSchema } from "./config/schema.ts";
 import { type ExplainRequest, explain, formatExplanation } from "./routing/explain.ts";
 import { compileTable } from "./routing/table.ts";
+import { runUntilSignal, startServer } from "./runtime/serve.ts";
 
 const EXIT_OK = 0;
 const EXIT_INVALID = 1;
@@ -19,14 +20,18 @@ export const DEFAULT_CONFIG = "config/graygate.yaml";
 const HELP = `graygate: an edge reverse proxy for gray (canary) releases
 
 Usage:
+  graygate serve [-c FILE]            run the proxy and admin listeners
+  graygate demo                       two echo upstreams and the proxy (npm start)
   graygate validate FILE...           check config files; FILE:LINE:COL: PATH: message per error
   graygate explain [-c FILE] --path P [options]
                                       show the decision for one request
   graygate schema                     print the config's JSON Schema (draft 2020-12)
   graygate --version | --help
 
-explain options:
+serve and explain:
   -c, --config FILE     config file (default: $GRAYGATE_CONFIG, else ${DEFAULT_CONFIG})
+
+explain options:
       --method M        request method (default GET)
       --host H          Host header
       --path P          URL path; a "?query" on it is read too
@@ -36,7 +41,8 @@ explain options:
       --ip ADDR         the client address as graygate would resolve it
       --json            print {route, version, rule, upstream, features, hash?}
 
-Exit status: 0 ok, 1 invalid config, 2 bad usage.
+Exit status: 0 ok (serve: a clean shutdown), 1 invalid config, 2 bad usage.
+Environment: GRAYGATE_CONFIG, GRAYGATE_LOG_LEVEL.
 `;
 
 class UsageError extends Error {}
@@ -66,6 +72,21 @@ async function validate(args: string[]): Promise<number> {
     }
   }
   return status;
+}
+
+async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    allowPositionals: false,
+    options: { config: { type: "string", short: "c" } },
+  });
+  const file = values.config ?? process.env.GRAYGATE_CONFIG ?? DEFAULT_CONFIG;
+  const started = await startServer({ configFile: file });
+  if (!started.ok) {
+    printProblems(started.problems);
+    return EXIT_INVALID;
+  }
+  return runUntilSignal(started.server);
 }
 
 async function explainCommand(args: string[]): Promise<number> {
@@ -127,6 +148,10 @@ export async function main(argv: string[]): Promise<number> {
       case "version":
         process.stdout.write(`graygate ${version()}\n`);
         return EXIT_OK;
+      case "serve":
+        return await serveCommand(rest);
+      case "demo":
+        return await (await import("./demo.ts")).demo(rest);
       case "validate":
         return await validate(rest);
       case "explain":

@@ -29,8 +29,10 @@ export interface LoadedConfig {
   file: string;
   /** sha256 of the file's (UTF-8) bytes, hex: what `graygate_config_info` and `/config` show. */
   hash: string;
-  /** The document after `${VAR}` interpolation, before defaults: what the operator wrote. */
+  /** The document after `${VAR}` interpolation, before defaults. */
   written: unknown;
+  /** The document as written, `${VAR}` references not expanded: safe to show. */
+  source: unknown;
 }
 
 export type LoadResult = { ok: true; loaded: LoadedConfig } | { ok: false; problems: Problem[] };
@@ -103,6 +105,12 @@ export function loadConfigText(
   }
   if (fatal) return { ok: false, problems: sortProblems(problems) };
 
+  let source: unknown;
+  try {
+    source = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    source = undefined; // reported below, by the same call after interpolation
+  }
   // ${VAR} in string values; keys are left as written.
   visit(doc, {
     Scalar(key, node) {
@@ -153,7 +161,7 @@ export function loadConfigText(
   if (problems.length > 0 || !parsed.success) {
     return { ok: false, problems: sortProblems(problems) };
   }
-  return { ok: true, loaded: { config: parsed.data, file, hash: hashText(text), written } };
+  return { ok: true, loaded: { config: parsed.data, file, hash: hashText(text), written, source } };
 }
 
 /**

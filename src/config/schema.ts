@@ -264,10 +264,22 @@ const route = z.strictObject({
   rules: z.array(rule).default([]),
 });
 
+const log = z.strictObject({
+  level: z
+    .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
+    .default("info")
+    .meta({ description: "Log level; GRAYGATE_LOG_LEVEL overrides it." }),
+  access: z
+    .boolean()
+    .default(true)
+    .meta({ description: "One JSON line per request (at level info)." }),
+});
+
 export const configSchema = z
   .strictObject({
     server: server.prefault({}),
     admin: admin.prefault({}),
+    log: log.prefault({}),
     region: region.optional(),
     upstreams: z.record(name, upstream),
     features: z.record(name, feature).default({}),

@@ -1,0 +1,398 @@
+/**
+ * The request handler: facts → decision (from the table the request started
+ * with) → an upstream target → undici, streaming both ways → metrics and one
+ * access line. Errors graygate makes itself are JSON (errors.ts).
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Dispatcher } from "undici";
+import type { LoadedConfig } from "../config/load.ts";
+import type { Config } from "../config/schema.ts";
+import { normalizeAddress } from "../net/cidr.ts";
+import type { AccessEntry, Logger } from "../observe/log.ts";
+import { type Metrics, methodLabel, type VersionMetrics } from "../observe/metrics.ts";
+import { clientAddress, hostOf } from "../routing/facts.ts";
+import { type CompiledRoute, type Decision, NO_MATCH, type RouteTable } from "../routing/table.ts";
+import { classifyUpstreamError, type ErrorCode, sendError } from "./errors.ts";
+import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import type { Upstream, UpstreamTarget } from "./upstreams.ts";
+
+/** Everything one loaded config owns; requests keep the one they started with. */
+export interface Runtime {
+  readonly loaded: LoadedConfig;
+  readonly config: Config;
+  readonly table: RouteTable;
+  readonly upstreams: ReadonlyMap<string, Upstream>;
+  readonly loadedAt: Date;
+}
+
+/** A request as graygate reads its target: origin-form, or absolute-form turned into it. */
+export interface RequestTarget {
+  /** What goes upstream: path and query, unchanged. */
+  url: string;
+  path: string;
+  query: string;
+}
+
+export function requestTarget(url: string | undefined): RequestTarget | undefined {
+  if (url === undefined || url === "") return undefined;
+  if (url.charCodeAt(0) === 47 /* / */) {
+    const mark = url.indexOf("?");
+    return mark === -1
+      ? { url, path: url, query: "" }
+      : { url, path: url.slice(0, mark), query: url.slice(mark + 1) };
+  }
+  // Absolute-form (RFC 9112 §3.2.2): forwarded in origin-form, never to the host it names.
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const parsed = new URL(url);
+      const query = parsed.search.slice(1);
+      return { url: parsed.pathname + parsed.search, path: parsed.pathname, query };
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Client gave up: nginx's 499, so that the metrics and log tell it from a server error. */
+export const CLIENT_CLOSED = 499;
+
+class ClientClosedError extends Error {
+  constructor() {
+    super("client closed the connection");
+    this.name = "ClientClosedError";
+  }
+}
+
+export class Gateway {
+  /** Swapped whole on reload; a request reads it once, at its start. */
+  runtime: Runtime;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  readonly proto: "http" | "https";
+  accessLog: boolean;
+  /** Requests being served (for drain). */
+  inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(runtime: Runtime, metrics: Metrics, logger: Logger, proto: "http" | "https") {
+    this.runtime = runtime;
+    this.metrics = metrics;
+    this.logger = logger;
+    this.proto = proto;
+    this.accessLog = runtime.config.log.access;
+  }
+
+  readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const runtime = this.runtime;
+    const start = performance.now();
+    this.inFlight++;
+    const exchange = new Exchange(this, runtime, req, res, start);
+    exchange.begin();
+  };
+
+  /** Resolves when no request is in flight. */
+  whenIdle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  requestDone(): void {
+    if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
+
+  writeAccess(entry: AccessEntry): void {
+    if (this.accessLog) this.logger.info(entry);
+  }
+}
+
+/** Facts for `decide` from a Node request. */
+export function requestFacts(
+  req: IncomingMessage,
+  target: RequestTarget,
+  table: RouteTable,
+): { facts: Parameters<RouteTable["decide"]>[0]; peer: string } {
+  const peer = normalizeAddress(req.socket.remoteAddress ?? "");
+  const forwarded = req.headers["x-forwarded-for"];
+  const client = clientAddress(
+    peer,
+    Array.isArray(forwarded) ? forwarded.join(",") : forwarded,
+    table.trustedProxies,
+  );
+  return {
+    peer,
+    facts: {
+      method: req.method ?? "GET",
+      host: hostOf(req.headers.host),
+      path: target.path,
+      query: target.query,
+      headers: req.headers,
+      clientAddress: client.address,
+      trustedPeer: client.trustedPeer,
+    },
+  };
+}
+
+/**
+ * One request's trip: also undici's dispatch handler for the upstream
+ * request, so each request costs one object, not a closure per event.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  private readonly gateway: Gateway;
+  private readonly runtime: Runtime;
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+  private readonly start: number;
+  private readonly versionHeader: string;
+  private readonly method: string;
+  private requestId = "";
+  private peer = "";
+  private client = "";
+  private target: RequestTarget | undefined;
+  private decision: Decision | undefined;
+  private route: CompiledRoute | undefined;
+  private version = NO_MATCH;
+  private upstream: Upstream | undefined;
+  private upstreamTarget: UpstreamTarget | undefined;
+  private entry: VersionMetrics | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+  private status = 0;
+  private bytes = 0;
+  private done = false;
+  private clientGone = false;
+  private fellBack = false;
+  private hasBody = false;
+
+  constructor(
+    gateway: Gateway,
+    runtime: Runtime,
+    req: IncomingMessage,
+    res: ServerResponse,
+    start: number,
+  ) {
+    this.gateway = gateway;
+    this.runtime = runtime;
+    this.req = req;
+    this.res = res;
+    this.start = start;
+    this.versionHeader = runtime.config.server.versionHeader;
+    this.method = methodLabel(req.method ?? "GET");
+  }
+
+  begin(): void {
+    const { req, res, runtime } = this;
+    const incomingId = req.headers["x-request-id"];
+    this.requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
+    res.on("close", this.onClientClose);
+    const target = requestTarget(req.url);
+    if (target === undefined) {
+      this.fail("bad_request");
+      return;
+    }
+    this.target = target;
+    const { facts, peer } = requestFacts(req, target, runtime.table);
+    this.peer = peer;
+    this.client = facts.clientAddress;
+    const decision = runtime.table.decide(facts);
+    this.decision = decision;
+    if (decision.compiled === undefined) {
+      this.fail("no_route");
+      return;
+    }
+    this.route = decision.compiled;
+    this.gateway.metrics.countFeatures(decision.features);
+    const length = req.headers["content-length"];
+    this.hasBody =
+      (length !== undefined && length !== "0") || req.headers["transfer-encoding"] !== undefined;
+    this.send(decision.version, decision.upstream);
+  }
+
+  /** Sends the request to a version's upstream (first try, or the fallback). */
+  private send(version: string, upstreamName: string): void {
+    const gateway = this.gateway;
+    const route = this.route as CompiledRoute;
+    this.version = version;
+    this.upstream = this.runtime.upstreams.get(upstreamName);
+    this.entry = gateway.metrics.version(route.name, version, upstreamName);
+    this.entry.inFlight.inc();
+    const target = this.upstream?.pick();
+    if (target === undefined) {
+      gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
+      if (!this.tryFallback()) this.fail("no_healthy_target");
+      return;
+    }
+    this.upstreamTarget = target;
+    const decision = this.decision as Decision;
+    const headers = upstreamRequestHeaders(
+      this.req.headers,
+      this.versionHeader,
+      {
+        version,
+        rule: decision.rule,
+        features: decision.featuresHeader,
+        requestId: this.requestId,
+        peer: this.peer,
+        proto: gateway.proto,
+      },
+      false,
+    );
+    target.pool.dispatch(
+      {
+        path: (this.target as RequestTarget).url,
+        method: this.req.method ?? "GET",
+        headers,
+        body: this.hasBody ? this.req : null,
+      },
+      this,
+    );
+  }
+
+  /** To stable, once, when the route allows it and the request body is still unread. */
+  private tryFallback(): boolean {
+    const route = this.route as CompiledRoute;
+    if (this.fellBack || !route.fallback || this.version === "stable" || this.clientGone)
+      return false;
+    if (this.hasBody && this.req.readableDidRead) return false;
+    this.fellBack = true;
+    this.gateway.metrics.countFallback(route.name, this.version, "stable");
+    this.entry?.inFlight.dec();
+    this.send("stable", route.stableUpstream);
+    return true;
+  }
+
+  private readonly onClientClose = (): void => {
+    if (this.done || this.res.writableFinished) return;
+    this.clientGone = true;
+    this.controller?.abort(new ClientClosedError());
+    if (this.controller === undefined && this.status === 0 && this.upstreamTarget === undefined) {
+      this.finish(CLIENT_CLOSED);
+    }
+  };
+
+  private readonly resume = (): void => {
+    this.controller?.resume();
+  };
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new ClientClosedError());
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Record<string, string | string[] | undefined>,
+    statusMessage?: string,
+  ): void {
+    this.status = statusCode;
+    const out = clientResponseHeaders(headers, this.versionHeader, this.version);
+    if (statusMessage !== undefined && statusMessage !== "") {
+      this.res.writeHead(statusCode, statusMessage, out);
+    } else {
+      this.res.writeHead(statusCode, out);
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.bytes += chunk.length;
+    if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once("drain", this.resume);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.res.end();
+    this.finish(this.status);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.done) return;
+    if (this.clientGone || error instanceof ClientClosedError) {
+      this.finish(CLIENT_CLOSED);
+      return;
+    }
+    const entry = this.entry as VersionMetrics;
+    const metrics = this.gateway.metrics;
+    if (this.res.headersSent) {
+      // Broken mid-body: the client must see a broken response, not a short "success".
+      metrics.countUpstreamError(entry, classifyUpstreamError(error).reason);
+      this.gateway.logger.warn(
+        { requestId: this.requestId, target: this.upstreamTarget?.url, err: error.message },
+        "upstream failed mid-response",
+      );
+      this.res.destroy(error);
+      this.finish(this.status);
+      return;
+    }
+    const { reason, code, notDelivered } = classifyUpstreamError(error);
+    metrics.countUpstreamError(entry, reason);
+    const idempotent = this.method === "GET" || this.method === "HEAD" || this.method === "OPTIONS";
+    if ((notDelivered || (reason === "reset" && idempotent)) && this.tryFallback()) return;
+    this.gateway.logger.warn(
+      { requestId: this.requestId, target: this.upstreamTarget?.url, err: error.message, reason },
+      "upstream request failed",
+    );
+    this.fail(code);
+  }
+
+  /** Answers with graygate's own JSON error. */
+  private fail(code: ErrorCode): void {
+    if (this.res.headersSent || this.res.destroyed) {
+      this.finish(this.res.destroyed ? CLIENT_CLOSED : this.status);
+      return;
+    }
+    if (this.hasBody && !this.req.readableEnded) {
+      // The body will not be read: close after answering rather than parse it as a next request.
+      this.res.shouldKeepAlive = false;
+    }
+    const status = sendError(this.res, code, {
+      route: this.route?.name ?? NO_MATCH,
+      version: this.route === undefined ? NO_MATCH : this.version,
+      requestId: this.requestId,
+      versionHeader: this.versionHeader,
+    });
+    this.bytes = Number(this.res.getHeader("content-length") ?? 0);
+    this.finish(status);
+  }
+
+  private finish(status: number): void {
+    if (this.done) return;
+    this.done = true;
+    const gateway = this.gateway;
+    const metrics = gateway.metrics;
+    const decision = this.decision;
+    const seconds = (performance.now() - this.start) / 1000;
+    const route = this.route?.name ?? NO_MATCH;
+    const rule = decision?.rule ?? "default";
+    let entry = this.entry;
+    if (entry === undefined) {
+      entry = metrics.version(route, this.version, this.upstream?.name ?? NO_MATCH);
+    } else {
+      entry.inFlight.dec();
+    }
+    metrics.countRequest(entry, this.method, status);
+    metrics.countDecision(route, rule, this.version);
+    entry.duration.observe(seconds);
+    gateway.writeAccess({
+      msg: "request",
+      method: this.req.method ?? "",
+      path: this.target?.path ?? "",
+      status,
+      route,
+      version: this.version,
+      rule,
+      target: this.upstreamTarget?.url ?? "",
+      duration: Math.round(seconds * 1e6) / 1000,
+      bytes: this.bytes,
+      requestId: this.requestId,
+      client: this.client,
+    });
+    gateway.requestDone();
+  }
+}

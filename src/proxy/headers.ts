@@ -1,0 +1,130 @@
+/**
+ * Header rules of SPEC §4, both directions: hop-by-hop headers (and those the
+ * Connection header names) removed, forwarding headers set, graygate's own
+ * headers set with any client copies dropped.
+ */
+import type { IncomingHttpHeaders } from "node:http";
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy and HTTP/2-upgrade ones. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "http2-settings",
+]);
+
+/** The names a Connection header lists (lower case); usually none. */
+export function connectionTokens(
+  connection: string | string[] | undefined,
+): Set<string> | undefined {
+  if (connection === undefined) return undefined;
+  const text = Array.isArray(connection) ? connection.join(",") : connection;
+  let tokens: Set<string> | undefined;
+  for (const part of text.split(",")) {
+    const token = part.trim().toLowerCase();
+    // keep-alive and close are options, not header names: nothing more to drop.
+    if (token === "" || token === "keep-alive" || token === "close") continue;
+    tokens ??= new Set();
+    tokens.add(token);
+  }
+  return tokens;
+}
+
+export interface ForwardContext {
+  version: string;
+  rule: string;
+  /** Comma-joined enabled features, "" when none. */
+  features: string;
+  requestId: string;
+  /** The peer's address: appended to X-Forwarded-For. */
+  peer: string;
+  /** "http" or "https": the scheme the client used to reach graygate. */
+  proto: string;
+}
+
+/** Header names graygate owns on the way upstream (besides the configurable version header). */
+const OWN_REQUEST_HEADERS = new Set([
+  "x-graygate-version",
+  "x-graygate-rule",
+  "x-graygate-features",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-request-id",
+  // Node answers 100-continue itself; undici refuses to send it.
+  "expect",
+]);
+
+/**
+ * The upstream request's headers as undici takes them: a flat
+ * [name, value, name, value, …] list.
+ */
+export function upstreamRequestHeaders(
+  headers: IncomingHttpHeaders,
+  versionHeader: string,
+  context: ForwardContext,
+  upgrade: boolean,
+): string[] {
+  const out: string[] = [];
+  const named = connectionTokens(headers.connection);
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || OWN_REQUEST_HEADERS.has(name) || name === versionHeader) continue;
+    if (named?.has(name) === true) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === "string") {
+      out.push(name, value);
+    } else {
+      for (const item of value) out.push(name, item);
+    }
+  }
+  if (upgrade) {
+    out.push("connection", "upgrade", "upgrade", String(headers.upgrade ?? ""));
+  }
+  const forwardedFor = headers["x-forwarded-for"];
+  out.push(
+    "x-forwarded-for",
+    forwardedFor === undefined || forwardedFor === ""
+      ? context.peer
+      : `${Array.isArray(forwardedFor) ? forwardedFor.join(", ") : forwardedFor}, ${context.peer}`,
+  );
+  out.push("x-forwarded-proto", context.proto);
+  if (headers.host !== undefined) out.push("x-forwarded-host", headers.host);
+  if (versionHeader !== "") out.push(versionHeader, context.version);
+  out.push("x-graygate-rule", context.rule);
+  if (context.features !== "") out.push("x-graygate-features", context.features);
+  out.push("x-request-id", context.requestId);
+  return out;
+}
+
+/** The response's headers for Node's writeHead: upstream's less hop-by-hop, plus the version. */
+export function clientResponseHeaders(
+  headers: IncomingHttpHeaders,
+  versionHeader: string,
+  version: string,
+): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const named = connectionTokens(headers.connection);
+  for (const name in headers) {
+    if (HOP_BY_HOP.has(name) || name === versionHeader) continue;
+    if (named?.has(name) === true) continue;
+    const value = headers[name];
+    if (value !== undefined) out[name] = value;
+  }
+  if (versionHeader !== "") out[versionHeader] = version;
+  return out;
+}
+
+/** A valid incoming x-request-id is kept: printable ASCII, at most 200 characters. */
+export function acceptableRequestId(value: string | string[] | undefined): value is string {
+  return (
+    typeof value === "string" &&
+    value.length > 0 &&
+    value.length <= 200 &&
+    /^[\x21-\x7e]+$/.test(value)
+  );
+}

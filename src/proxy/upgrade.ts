@@ -1,0 +1,179 @@
+/**
+ * WebSocket (and other Upgrade) requests: routed by the same table, then
+ * tunnelled by http-proxy-3. Its errors are always handled here: a broken
+ * socket on either side must never throw out of the process.
+ */
+import { randomUUID } from "node:crypto";
+import type { ClientRequest, IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { createProxyServer } from "http-proxy-3";
+import { methodLabel } from "../observe/metrics.ts";
+import { NO_MATCH } from "../routing/table.ts";
+import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
+import { acceptableRequestId, upstreamRequestHeaders } from "./headers.ts";
+
+interface UpgradeState {
+  version: string;
+  versionHeader: string;
+  headers: string[];
+  /** Called when the upstream answers 101. */
+  upgraded: () => void;
+}
+
+/** Writes a JSON error as a raw HTTP response on a socket that was asking to upgrade. */
+function rejectUpgrade(
+  socket: Duplex,
+  status: number,
+  code: string,
+  detail: Record<string, string>,
+): void {
+  if (socket.destroyed) return;
+  const body = JSON.stringify({ error: code, message: code.replaceAll("_", " "), ...detail });
+  socket.end(
+    `HTTP/1.1 ${status} ${status === 404 ? "Not Found" : status === 400 ? "Bad Request" : "Bad Gateway"}\r\n` +
+      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+export class UpgradeHandler {
+  private readonly gateway: Gateway;
+  private readonly states = new WeakMap<IncomingMessage, UpgradeState>();
+  private readonly proxy = createProxyServer({ ws: true, xfwd: false, secure: true });
+
+  constructor(gateway: Gateway) {
+    this.gateway = gateway;
+    // http-proxy-3 rethrows errors nobody listens to: always listen.
+    this.proxy.on("error", (error: Error) => {
+      gateway.logger.warn({ err: error.message }, "websocket proxy error");
+    });
+    this.proxy.on("proxyReqWs", (proxyReq: ClientRequest, req: IncomingMessage) => {
+      const state = this.states.get(req);
+      if (state === undefined) return;
+      // Replace what http-proxy-3 copied from the client with graygate's headers.
+      for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
+      const headers = state.headers;
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headers[i] as string;
+        const previous = proxyReq.getHeader(name);
+        const value = headers[i + 1] as string;
+        proxyReq.setHeader(name, previous === undefined ? value : [String(previous), value].flat());
+      }
+      // Runs before http-proxy-3's own "upgrade" listener writes the 101 to the client.
+      proxyReq.on("upgrade", (proxyRes: IncomingMessage) => {
+        if (state.versionHeader !== "") proxyRes.headers[state.versionHeader] = state.version;
+        state.upgraded();
+      });
+    });
+  }
+
+  readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const gateway = this.gateway;
+    const runtime = gateway.runtime;
+    const metrics = gateway.metrics;
+    const start = performance.now();
+    socket.on("error", () => socket.destroy());
+    const incomingId = req.headers["x-request-id"];
+    const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
+    const target = requestTarget(req.url);
+    if (target === undefined) {
+      rejectUpgrade(socket, 400, "bad_request", { route: NO_MATCH, version: NO_MATCH, requestId });
+      return;
+    }
+    const { facts, peer } = requestFacts(req, target, runtime.table);
+    const decision = runtime.table.decide(facts);
+    const route = decision.compiled;
+    const method = methodLabel(req.method ?? "GET");
+    const versionHeader = runtime.config.server.versionHeader;
+    const record = (status: number, version: string, upstream: string, targetUrl: string) => {
+      const entry = metrics.version(decision.route, version, upstream);
+      metrics.countRequest(entry, method, status);
+      metrics.countDecision(decision.route, decision.rule, version);
+      const seconds = (performance.now() - start) / 1000;
+      entry.duration.observe(seconds);
+      gateway.writeAccess({
+        msg: "request",
+        method: req.method ?? "",
+        path: target.path,
+        status,
+        route: decision.route,
+        version,
+        rule: decision.rule,
+        target: targetUrl,
+        duration: Math.round(seconds * 1e6) / 1000,
+        bytes: 0,
+        requestId,
+        client: facts.clientAddress,
+      });
+    };
+    if (route === undefined) {
+      rejectUpgrade(socket, 404, "no_route", { route: NO_MATCH, version: NO_MATCH, requestId });
+      record(404, NO_MATCH, NO_MATCH, "");
+      return;
+    }
+    let version = decision.version;
+    let upstreamName = decision.upstream;
+    let upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
+    if (upstreamTarget === undefined && route.fallback && version !== "stable") {
+      metrics.countFallback(route.name, version, "stable");
+      version = "stable";
+      upstreamName = route.stableUpstream;
+      upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
+    }
+    if (upstreamTarget === undefined) {
+      rejectUpgrade(socket, 503, "no_healthy_target", { route: route.name, version, requestId });
+      record(503, version, upstreamName, "");
+      return;
+    }
+    metrics.countFeatures(decision.features);
+    const headers = upstreamRequestHeaders(
+      req.headers,
+      versionHeader,
+      {
+        version,
+        rule: decision.rule,
+        features: decision.featuresHeader,
+        requestId,
+        peer,
+        proto: gateway.proto,
+      },
+      true,
+    );
+    const chosen = upstreamTarget;
+    let answered = false;
+    this.states.set(req, {
+      version,
+      versionHeader,
+      headers,
+      upgraded: () => {
+        if (answered) return;
+        answered = true;
+        record(101, version, upstreamName, chosen.url);
+      },
+    });
+    socket.once("close", () => {
+      if (!answered) record(CLIENT_CLOSED, version, upstreamName, chosen.url);
+      answered = true;
+    });
+    this.proxy.ws(
+      req,
+      socket,
+      head,
+      { target: chosen.origin, changeOrigin: false },
+      (error: Error) => {
+        if (answered) return;
+        answered = true;
+        metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), "refused");
+        gateway.logger.warn(
+          { requestId, target: chosen.url, err: error.message },
+          "websocket upstream failed",
+        );
+        rejectUpgrade(socket, 502, "upstream_unreachable", {
+          route: route.name,
+          version,
+          requestId,
+        });
+        record(502, version, upstreamName, chosen.url);
+      },
+    );
+  };
+}

@@ -1,0 +1,194 @@
+/**
+ * `graygate serve`: load the config, open the proxy and admin listeners, and
+ * drain on SIGTERM/SIGINT (readiness off, stop accepting, let in-flight
+ * requests finish within `server.drain`, exit 0; a second signal exits at once).
+ */
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { type AdminState, createAdminServer } from "../admin/server.ts";
+import { parseListen } from "../config/listen.ts";
+import { type LoadedConfig, loadConfigFile } from "../config/load.ts";
+import type { Problem } from "../config/problems.ts";
+import type { Config } from "../config/schema.ts";
+import { createLogger, effectiveLevel, type Logger } from "../observe/log.ts";
+import { Metrics } from "../observe/metrics.ts";
+import { Gateway, type Runtime } from "../proxy/gateway.ts";
+import { UpgradeHandler } from "../proxy/upgrade.ts";
+import { buildUpstreams, PoolRegistry } from "../proxy/upstreams.ts";
+import { compileTable } from "../routing/table.ts";
+
+export interface ServeOptions {
+  configFile: string;
+  /** Replaces the logger built from the config (tests, the demo). */
+  logger?: Logger;
+}
+
+export interface RunningServer {
+  readonly proxy: AddressInfo;
+  readonly admin: AddressInfo;
+  readonly gateway: Gateway;
+  readonly state: AdminState;
+  /** Drains and closes everything; resolves when done. */
+  stop(): Promise<void>;
+}
+
+export type StartResult = { ok: true; server: RunningServer } | { ok: false; problems: Problem[] };
+
+/** Everything a loaded config needs at run time, compiled. */
+export function buildRuntime(loaded: LoadedConfig, pools: PoolRegistry): Runtime {
+  return {
+    loaded,
+    config: loaded.config,
+    table: compileTable(loaded.config),
+    upstreams: buildUpstreams(loaded.config, pools),
+    loadedAt: new Date(),
+  };
+}
+
+function listen(server: Server, address: string): Promise<AddressInfo> {
+  const parsed = parseListen(address);
+  if (parsed === undefined) throw new Error(`bad listen address "${address}"`);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ port: parsed.port, host: parsed.host }, () => {
+      server.off("error", reject);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+function proxyServer(config: Config): Server {
+  const { timeouts } = config.server;
+  const options = {
+    maxHeaderSize: config.server.maxHeaderBytes,
+    headersTimeout: timeouts.headers,
+    requestTimeout: Math.max(timeouts.request, timeouts.headers),
+    keepAliveTimeout: timeouts.keepAlive,
+    // Node checks the two timeouts above only this often (30 s by default).
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headers / 4))),
+    requireHostHeader: true,
+    joinDuplicateHeaders: false,
+  };
+  const tls = config.server.tls;
+  if (tls === undefined) return createHttpServer(options);
+  return createHttpsServer({
+    ...options,
+    cert: readFileSync(tls.cert),
+    key: readFileSync(tls.key),
+  }) as unknown as Server;
+}
+
+export async function startServer(options: ServeOptions): Promise<StartResult> {
+  const result = await loadConfigFile(options.configFile);
+  if (!result.ok) return { ok: false, problems: result.problems };
+  const loaded = result.loaded;
+  const config = loaded.config;
+  const { logger, flush } =
+    options.logger === undefined
+      ? createLogger(effectiveLevel(config.log.level))
+      : { logger: options.logger, flush: () => {} };
+
+  const metrics = new Metrics();
+  const pools = new PoolRegistry();
+  const runtime = buildRuntime(loaded, pools);
+  metrics.configLoaded(loaded.hash, "success", false);
+  for (const upstream of runtime.upstreams.values()) {
+    for (const target of upstream.targets)
+      metrics.targetUp.labels(upstream.name, target.url).set(1);
+  }
+
+  const gateway = new Gateway(
+    runtime,
+    metrics,
+    logger,
+    config.server.tls === undefined ? "http" : "https",
+  );
+  const upgrades = new UpgradeHandler(gateway);
+  const state: AdminState = { readiness: "starting" };
+  const proxy = proxyServer(config);
+  proxy.on("request", gateway.handle);
+  proxy.on("upgrade", upgrades.handle);
+  const admin = createAdminServer(gateway, state);
+
+  const proxyAddress = await listen(proxy, config.server.listen);
+  let adminAddress: AddressInfo;
+  try {
+    adminAddress = await listen(admin, config.admin.listen);
+  } catch (error) {
+    proxy.close();
+    throw error;
+  }
+  state.readiness = "ready";
+  if (config.admin.token === undefined || config.admin.token === "") {
+    const host = parseListen(config.admin.listen)?.host;
+    if (
+      host === undefined ||
+      !(host === "localhost" || host.startsWith("127.") || host === "::1")
+    ) {
+      logger.warn(
+        { admin: config.admin.listen },
+        "the admin listener is not on loopback and has no token",
+      );
+    }
+  }
+  logger.info(
+    {
+      proxy: config.server.listen,
+      admin: config.admin.listen,
+      hash: loaded.hash,
+      file: loaded.file,
+    },
+    "graygate serving",
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      state.readiness = "draining";
+      logger.info({ inFlight: gateway.inFlight, drainMs: config.server.drain }, "draining");
+      const closed = new Promise<void>((resolve) => proxy.close(() => resolve()));
+      proxy.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, config.server.drain);
+      });
+      await Promise.race([gateway.whenIdle(), deadline]);
+      clearTimeout(timer);
+      proxy.closeAllConnections();
+      await closed;
+      admin.closeAllConnections();
+      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      await pools.closeAll(true);
+      logger.info("stopped");
+      flush();
+    })();
+    return stopping;
+  };
+
+  return {
+    ok: true,
+    server: { proxy: proxyAddress, admin: adminAddress, gateway, state, stop },
+  };
+}
+
+/** Serves until SIGTERM or SIGINT, then drains; resolves to the exit status. */
+export function runUntilSignal(server: RunningServer): Promise<number> {
+  return new Promise<number>((resolve) => {
+    let signalled = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (signalled) {
+        process.stderr.write(`graygate: second ${signal}, exiting now\n`);
+        process.exit(1);
+      }
+      signalled = true;
+      server.stop().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+}
