@@ -4,7 +4,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { startEcho } from "./demo/echo.ts";
-import { runUntilSignal, startServer } from "./runtime/serve.ts";
+import { addressText, runUntilSignal, startServer } from "./runtime/serve.ts";
 
 export async function demo(_args: string[]): Promise<number> {
   const stable = await startEcho("stable");
@@ -20,7 +20,7 @@ export async function demo(_args: string[]): Promise<number> {
   }
   const { proxy, admin } = started.server;
   const base = `http://localhost:${proxy.port}`;
-  const adminBase = `http://${admin.family === "IPv6" ? `[${admin.address}]` : admin.address}:${admin.port}`;
+  const adminBase = addressText(admin, "http");
   process.stderr.write(
     [
       "",

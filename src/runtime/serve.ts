@@ -47,6 +47,12 @@ export function buildRuntime(loaded: LoadedConfig, pools: PoolRegistry): Runtime
   };
 }
 
+/** "http://127.0.0.1:8080", "http://[::1]:9090". */
+export function addressText(address: AddressInfo, scheme: string): string {
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return `${scheme}://${host}:${address.port}`;
+}
+
 function listen(server: Server, address: string): Promise<AddressInfo> {
   const parsed = parseListen(address);
   if (parsed === undefined) throw new Error(`bad listen address "${address}"`);
@@ -135,8 +141,9 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   }
   logger.info(
     {
-      proxy: config.server.listen,
-      admin: config.admin.listen,
+      // The bound addresses: a port of 0 in the config shows as the real one.
+      proxy: addressText(proxyAddress, gateway.proto),
+      admin: addressText(adminAddress, "http"),
       hash: loaded.hash,
       file: loaded.file,
     },
