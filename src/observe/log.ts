@@ -18,11 +18,13 @@ export function effectiveLevel(configured: LogLevel, env = process.env): LogLeve
 }
 
 /**
- * A logger that writes through an asynchronous buffered destination (the
+ * A logger that writes through an asynchronous destination (the
  * request path never waits on stdout); `flush` before exit.
  */
 export function createLogger(level: LogLevel): { logger: Logger; flush: () => void } {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // Asynchronous writes, batched by sonic-boom while one is in flight; no minimum
+  // length, so a quiet server still writes each line at once.
+  const destination = pino.destination({ dest: 1, sync: false });
   const logger = pino(
     {
       level,

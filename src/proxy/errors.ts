@@ -29,7 +29,7 @@ export function sendError(
   res: ServerResponse,
   code: ErrorCode,
   detail: { route: string; version: string; requestId: string; versionHeader: string },
-): number {
+): { status: number; bytes: number } {
   const status = ERROR_STATUS[code];
   const body = JSON.stringify({
     error: code,
@@ -49,7 +49,7 @@ export function sendError(
   }
   res.writeHead(status, headers);
   res.end(body);
-  return status;
+  return { status, bytes: Buffer.byteLength(body) };
 }
 
 /** The reason label and the answer for an upstream failure seen before any response byte. */

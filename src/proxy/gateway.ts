@@ -351,13 +351,13 @@ class Exchange implements Dispatcher.DispatchHandler {
       // The body will not be read: close after answering rather than parse it as a next request.
       this.res.shouldKeepAlive = false;
     }
-    const status = sendError(this.res, code, {
+    const { status, bytes } = sendError(this.res, code, {
       route: this.route?.name ?? NO_MATCH,
       version: this.route === undefined ? NO_MATCH : this.version,
       requestId: this.requestId,
       versionHeader: this.versionHeader,
     });
-    this.bytes = Number(this.res.getHeader("content-length") ?? 0);
+    this.bytes = bytes;
     this.finish(status);
   }
 
