@@ -4,6 +4,7 @@
  * elsewhere, so that every mistake is reported at once; hence the defensive
  * reading of `unknown`.
  */
+import { DURATION_PATTERN, parseDuration } from "./duration.ts";
 import { parseListen } from "./listen.ts";
 import type { PathSegment } from "./problems.ts";
 
@@ -136,6 +137,21 @@ export function crosscheck(document: unknown): CrossProblem[] {
   }
 
   const server = isRecord(document.server) ? document.server : {};
+  const timeouts = isRecord(server.timeouts) ? server.timeouts : {};
+  const headersTimeout = timeouts.headers ?? "10s";
+  const requestTimeout = timeouts.request ?? "60s";
+  if (
+    typeof headersTimeout === "string" &&
+    typeof requestTimeout === "string" &&
+    DURATION_PATTERN.test(headersTimeout) &&
+    DURATION_PATTERN.test(requestTimeout) &&
+    parseDuration(headersTimeout) > parseDuration(requestTimeout)
+  ) {
+    problems.push({
+      path: ["server", "timeouts", timeouts.headers === undefined ? "request" : "headers"],
+      message: `timeouts.headers (${headersTimeout}) must not be longer than timeouts.request (${requestTimeout}): the headers are part of the request`,
+    });
+  }
   const admin = isRecord(document.admin) ? document.admin : {};
   const proxyListen = parseListen(
     typeof server.listen === "string" ? server.listen : "0.0.0.0:8080",

@@ -245,6 +245,11 @@ const mistakes: Mistake[] = [
     ],
   },
   {
+    name: "a headers timeout longer than the request timeout",
+    text: doc("server: { timeouts: { headers: 2m, request: 30s } }", BASE),
+    problems: [problem("1:32", "server.timeouts.headers", "must not be longer than timeouts.request")],
+  },
+  {
     name: "a bad listen address",
     text: doc('server: { listen: "8080" }', 'admin: { listen: "localhost:99999" }', BASE),
     problems: [
