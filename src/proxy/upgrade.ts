@@ -39,6 +39,8 @@ export class UpgradeHandler {
   private readonly gateway: Gateway;
   private readonly states = new WeakMap<IncomingMessage, UpgradeState>();
   private readonly proxy = createProxyServer({ ws: true, xfwd: false, secure: true });
+  /** Client sockets of open tunnels: a drain ends them last. */
+  private readonly sockets = new Set<Duplex>();
 
   constructor(gateway: Gateway) {
     this.gateway = gateway;
@@ -66,12 +68,25 @@ export class UpgradeHandler {
     });
   }
 
+  /** Open tunnels (WebSockets) right now. */
+  get open(): number {
+    return this.sockets.size;
+  }
+
+  /** Ends every tunnel: the last step of a drain. */
+  closeAll(): void {
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
+  }
+
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const gateway = this.gateway;
     const runtime = gateway.runtime;
     const metrics = gateway.metrics;
     const start = performance.now();
     socket.on("error", () => socket.destroy());
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
     const incomingId = req.headers["x-request-id"];
     const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     const target = requestTarget(req.url);

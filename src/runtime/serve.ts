@@ -164,6 +164,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
       await Promise.race([gateway.whenIdle(), deadline]);
       clearTimeout(timer);
       proxy.closeAllConnections();
+      upgrades.closeAll();
       await closed;
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));
