@@ -2,9 +2,12 @@
  * The admin listener (SPEC §6): metrics, health, readiness, the running
  * config (secrets redacted) and explain. Loopback by default.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { formatProblem } from "../config/problems.ts";
 import type { Gateway } from "../proxy/gateway.ts";
 import { type ExplainRequest, explain } from "../routing/explain.ts";
+import type { ReloadOutcome, ReloadTrigger } from "../runtime/reload.ts";
 
 export type Readiness = "starting" | "ready" | "draining";
 
@@ -62,7 +65,22 @@ export function explainRequestOf(params: URLSearchParams): ExplainRequest | stri
   return request;
 }
 
-export function createAdminServer(gateway: Gateway, state: AdminState): Server {
+/**
+ * Whether a request may POST: always when no token is set, else only with
+ * `Authorization: Bearer <token>`, compared in constant time (digests of
+ * equal length, so neither length nor content leaks through timing).
+ */
+export function authorized(req: IncomingMessage, token: string | undefined): boolean {
+  if (token === undefined || token === "") return true;
+  const header = req.headers.authorization ?? "";
+  const presented = /^Bearer (.+)$/i.exec(header)?.[1] ?? "";
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(presented), digest(token)) && presented !== "";
+}
+
+export type Reload = (trigger: ReloadTrigger) => Promise<ReloadOutcome>;
+
+export function createAdminServer(gateway: Gateway, state: AdminState, reload: Reload): Server {
   return createServer(async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? "/", "http://admin");
@@ -88,6 +106,23 @@ export function createAdminServer(gateway: Gateway, state: AdminState): Server {
             source: runtime.loaded.file,
             config: redactedConfig(runtime.loaded.source),
           });
+        }
+        case "/-/reload": {
+          if (method !== "POST")
+            return json(res, 405, { error: "method_not_allowed", message: "use POST" });
+          if (!authorized(req, gateway.runtime.config.admin.token)) {
+            res.setHeader("www-authenticate", 'Bearer realm="graygate"');
+            return json(res, 401, {
+              error: "unauthorized",
+              message: "a valid Bearer token is required",
+            });
+          }
+          req.resume();
+          const outcome = await reload("api");
+          if (outcome.result === "rejected") {
+            return json(res, 400, { errors: outcome.problems.map(formatProblem) });
+          }
+          return json(res, 200, { hash: outcome.hash });
         }
         case "/explain": {
           const request = explainRequestOf(url.searchParams);

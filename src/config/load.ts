@@ -35,7 +35,10 @@ export interface LoadedConfig {
   source: unknown;
 }
 
-export type LoadResult = { ok: true; loaded: LoadedConfig } | { ok: false; problems: Problem[] };
+export type LoadResult =
+  | { ok: true; loaded: LoadedConfig }
+  /** `hash` is the content's, when the file could be read. */
+  | { ok: false; problems: Problem[]; hash?: string };
 
 export function hashText(text: string): string {
   return createHash("sha256").update(text).digest("hex");
@@ -66,6 +69,7 @@ export async function loadConfigFile(
     return {
       ok: false,
       problems: [{ file, line: 1, col: 1, path: "(file)", message: "is not UTF-8 text" }],
+      hash: createHash("sha256").update(bytes).digest("hex"),
     };
   }
   return loadConfigText(text, file, env);
@@ -76,6 +80,11 @@ export function loadConfigText(
   file: string,
   env: Environment = process.env,
 ): LoadResult {
+  const result = loadText(text, file, env);
+  return result.ok ? result : { ...result, hash: hashText(text) };
+}
+
+function loadText(text: string, file: string, env: Environment): LoadResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => {

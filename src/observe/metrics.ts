@@ -211,6 +211,25 @@ export class Metrics {
     this.fallbacks.labels(route, from, to).inc();
   }
 
+  private targetLabels = new Map<string, [string, string]>();
+
+  /** graygate_upstream_target_up for the running config's targets; the others' series go. */
+  setTargets(
+    upstreams: ReadonlyMap<string, { readonly targets: readonly { url: string; up: boolean }[] }>,
+  ): void {
+    const next = new Map<string, [string, string]>();
+    for (const [name, upstream] of upstreams) {
+      for (const target of upstream.targets) {
+        this.targetUp.labels(name, target.url).set(target.up ? 1 : 0);
+        next.set(`${name}\0${target.url}`, [name, target.url]);
+      }
+    }
+    for (const [key, [name, url]] of this.targetLabels) {
+      if (!next.has(key)) this.targetUp.remove(name, url);
+    }
+    this.targetLabels = next;
+  }
+
   /** Records a config load: success updates the info and timestamp gauges. */
   configLoaded(hash: string, result: "success" | "failure", counted: boolean): void {
     if (counted) this.configReloads.labels(result).inc();

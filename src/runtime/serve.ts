@@ -9,20 +9,23 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { type AdminState, createAdminServer } from "../admin/server.ts";
 import { parseListen } from "../config/listen.ts";
-import { type LoadedConfig, loadConfigFile } from "../config/load.ts";
+import { loadConfigFile } from "../config/load.ts";
 import type { Problem } from "../config/problems.ts";
 import type { Config } from "../config/schema.ts";
+import { ConfigWatcher } from "../config/watch.ts";
 import { createLogger, effectiveLevel, type Logger } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
-import { Gateway, type Runtime } from "../proxy/gateway.ts";
+import { Gateway } from "../proxy/gateway.ts";
 import { UpgradeHandler } from "../proxy/upgrade.ts";
-import { buildUpstreams, PoolRegistry } from "../proxy/upstreams.ts";
-import { compileTable } from "../routing/table.ts";
+import { PoolRegistry } from "../proxy/upstreams.ts";
+import { buildRuntime, Reloader } from "./reload.ts";
 
 export interface ServeOptions {
   configFile: string;
   /** Replaces the logger built from the config (tests, the demo). */
   logger?: Logger;
+  /** false: no file watch (SIGHUP and POST /-/reload still reload). */
+  watch?: boolean;
 }
 
 export interface RunningServer {
@@ -30,22 +33,12 @@ export interface RunningServer {
   readonly admin: AddressInfo;
   readonly gateway: Gateway;
   readonly state: AdminState;
+  readonly reloader: Reloader;
   /** Drains and closes everything; resolves when done. */
   stop(): Promise<void>;
 }
 
 export type StartResult = { ok: true; server: RunningServer } | { ok: false; problems: Problem[] };
-
-/** Everything a loaded config needs at run time, compiled. */
-export function buildRuntime(loaded: LoadedConfig, pools: PoolRegistry): Runtime {
-  return {
-    loaded,
-    config: loaded.config,
-    table: compileTable(loaded.config),
-    upstreams: buildUpstreams(loaded.config, pools),
-    loadedAt: new Date(),
-  };
-}
 
 /** "http://127.0.0.1:8080", "http://[::1]:9090". */
 export function addressText(address: AddressInfo, scheme: string): string {
@@ -65,13 +58,26 @@ function listen(server: Server, address: string): Promise<AddressInfo> {
   });
 }
 
+/** The listener timeouts of a config, as Node names them. */
+function timeoutSettings(config: Config) {
+  const { timeouts } = config.server;
+  return {
+    headersTimeout: timeouts.headers,
+    requestTimeout: Math.max(timeouts.request, timeouts.headers),
+    keepAliveTimeout: timeouts.keepAlive,
+  };
+}
+
+/** Timeouts apply to a running listener (new connections and checks from now on). */
+function applyTimeouts(server: Server, config: Config): void {
+  Object.assign(server, timeoutSettings(config));
+}
+
 function proxyServer(config: Config): Server {
   const { timeouts } = config.server;
   const options = {
     maxHeaderSize: config.server.maxHeaderBytes,
-    headersTimeout: timeouts.headers,
-    requestTimeout: Math.max(timeouts.request, timeouts.headers),
-    keepAliveTimeout: timeouts.keepAlive,
+    ...timeoutSettings(config),
     // Node checks the two timeouts above only this often (30 s by default).
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headers / 4))),
     requireHostHeader: true,
@@ -116,7 +122,24 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   const proxy = proxyServer(config);
   proxy.on("request", gateway.handle);
   proxy.on("upgrade", upgrades.handle);
-  const admin = createAdminServer(gateway, state);
+  const reloader = new Reloader({
+    file: options.configFile,
+    gateway,
+    pools,
+    metrics,
+    logger,
+    applyServerSettings: (next) => applyTimeouts(proxy, next),
+  });
+  const admin = createAdminServer(gateway, state, (trigger) => reloader.reload(trigger));
+  const watcher =
+    options.watch === false
+      ? undefined
+      : new ConfigWatcher(options.configFile, () => {
+          void reloader.reload("watch");
+        });
+  await watcher?.start();
+  const onHangup = () => void reloader.reload("signal");
+  process.on("SIGHUP", onHangup);
 
   const proxyAddress = await listen(proxy, config.server.listen);
   let adminAddress: AddressInfo;
@@ -154,6 +177,8 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       state.readiness = "draining";
+      process.off("SIGHUP", onHangup);
+      await watcher?.close();
       logger.info({ inFlight: gateway.inFlight, drainMs: config.server.drain }, "draining");
       const closed = new Promise<void>((resolve) => proxy.close(() => resolve()));
       proxy.closeIdleConnections();
@@ -177,7 +202,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
 
   return {
     ok: true,
-    server: { proxy: proxyAddress, admin: adminAddress, gateway, state, stop },
+    server: { proxy: proxyAddress, admin: adminAddress, gateway, state, reloader, stop },
   };
 }
 

@@ -1,0 +1,135 @@
+/**
+ * Reloading the config: read, validate and compile off to the side, then one
+ * assignment swaps the gateway's runtime. A bad file is logged with its
+ * located errors and changes nothing. Requests already running keep the
+ * runtime they started with; pools the new config no longer uses are closed
+ * once their requests finish (undici's close waits for them).
+ */
+import { type LoadedConfig, loadConfigFile } from "../config/load.ts";
+import { formatProblem, type Problem } from "../config/problems.ts";
+import type { Config } from "../config/schema.ts";
+import { effectiveLevel, type Logger } from "../observe/log.ts";
+import type { Metrics } from "../observe/metrics.ts";
+import type { Gateway, Runtime } from "../proxy/gateway.ts";
+import { buildUpstreams, type PoolRegistry } from "../proxy/upstreams.ts";
+import { compileTable } from "../routing/table.ts";
+
+/** What started a reload: the watcher skips content it has already seen; the others always count. */
+export type ReloadTrigger = "watch" | "signal" | "api";
+
+export type ReloadOutcome =
+  | { result: "applied"; hash: string }
+  | { result: "unchanged"; hash: string }
+  | { result: "rejected"; problems: Problem[] };
+
+/** Everything a loaded config needs at run time, compiled. */
+export function buildRuntime(loaded: LoadedConfig, pools: PoolRegistry): Runtime {
+  return {
+    loaded,
+    config: loaded.config,
+    table: compileTable(loaded.config),
+    upstreams: buildUpstreams(loaded.config, pools),
+    loadedAt: new Date(),
+  };
+}
+
+/** Settings read only at start: a change to them is reported, not applied. */
+function restartOnlyChanges(before: Config, after: Config): string[] {
+  const changed: string[] = [];
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  if (before.server.listen !== after.server.listen) changed.push("server.listen");
+  if (!same(before.server.tls, after.server.tls)) changed.push("server.tls");
+  if (before.server.workers !== after.server.workers) changed.push("server.workers");
+  if (before.server.maxHeaderBytes !== after.server.maxHeaderBytes)
+    changed.push("server.maxHeaderBytes");
+  if (before.admin.listen !== after.admin.listen) changed.push("admin.listen");
+  return changed;
+}
+
+export interface ReloaderOptions {
+  file: string;
+  gateway: Gateway;
+  pools: PoolRegistry;
+  metrics: Metrics;
+  logger: Logger;
+  /** Applies what can change on a live listener (its timeouts). */
+  applyServerSettings: (config: Config) => void;
+}
+
+export class Reloader {
+  private readonly options: ReloaderOptions;
+  /** Reloads run one at a time, in order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** The hash of the last content read, good or bad: the watcher skips it. */
+  private lastSeen: string;
+
+  constructor(options: ReloaderOptions) {
+    this.options = options;
+    this.lastSeen = options.gateway.runtime.loaded.hash;
+  }
+
+  reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const next = this.queue.then(() => this.run(trigger));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async run(trigger: ReloadTrigger): Promise<ReloadOutcome> {
+    const { file, gateway, pools, metrics, logger } = this.options;
+    const result = await loadConfigFile(file);
+    const hash = result.ok ? result.loaded.hash : result.hash;
+    if (trigger === "watch") {
+      // Missing for a moment (a rename-save, a re-create): wait for the file to be back.
+      if (hash === undefined) return { result: "unchanged", hash: this.lastSeen };
+      if (hash === this.lastSeen) return { result: "unchanged", hash };
+    }
+    if (hash !== undefined) this.lastSeen = hash;
+
+    if (!result.ok) {
+      metrics.configLoaded("", "failure", true);
+      logger.error(
+        { trigger, file, errors: result.problems.map(formatProblem) },
+        "config rejected: the running config keeps serving",
+      );
+      return { result: "rejected", problems: result.problems };
+    }
+
+    const loaded = result.loaded;
+    let runtime: Runtime;
+    try {
+      runtime = buildRuntime(loaded, pools);
+    } catch (error) {
+      // A file the config names (a CA bundle) cannot be read: as bad as a bad config.
+      const problem: Problem = {
+        file,
+        line: 1,
+        col: 1,
+        path: "(file)",
+        message: (error as Error).message,
+      };
+      metrics.configLoaded("", "failure", true);
+      logger.error({ trigger, file, errors: [formatProblem(problem)] }, "config rejected");
+      return { result: "rejected", problems: [problem] };
+    }
+    const previous = gateway.runtime;
+    gateway.runtime = runtime;
+    gateway.accessLog = loaded.config.log.access;
+    logger.level = effectiveLevel(loaded.config.log.level);
+    this.options.applyServerSettings(loaded.config);
+    metrics.configLoaded(loaded.hash, "success", true);
+    metrics.setTargets(runtime.upstreams);
+
+    const restartOnly = restartOnlyChanges(previous.config, loaded.config);
+    if (restartOnly.length > 0) {
+      logger.warn({ settings: restartOnly }, "these settings change only at the next start");
+    }
+    logger.info({ trigger, hash: loaded.hash, previous: previous.loaded.hash }, "config reloaded");
+
+    const inUse = new Set(
+      [...runtime.upstreams.values()].flatMap((upstream) => upstream.targets.map((t) => t.pool)),
+    );
+    // Not awaited: closing waits for the old requests, the reload need not.
+    void pools.retain(inUse);
+    return { result: "applied", hash: loaded.hash };
+  }
+}
