@@ -2,6 +2,7 @@
  * The graygate command: serve, demo, validate, explain and schema.
  * Exit codes: 0 ok, 1 invalid config, 2 bad usage.
  */
+import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadConfigFile } from "./config/load.ts";
@@ -9,6 +10,7 @@ import { formatProblem, type Problem } from "./config/problems.ts";
 import { configJsonSchema } from "./config/schema.ts";
 import { type ExplainRequest, explain, formatExplanation } from "./routing/explain.ts";
 import { compileTable } from "./routing/table.ts";
+import { runPrimary, runWorker, workerCount } from "./runtime/cluster.ts";
 import { runUntilSignal, startServer } from "./runtime/serve.ts";
 
 const EXIT_OK = 0;
@@ -81,7 +83,15 @@ async function serveCommand(args: string[]): Promise<number> {
     options: { config: { type: "string", short: "c" } },
   });
   const file = values.config ?? process.env.GRAYGATE_CONFIG ?? DEFAULT_CONFIG;
-  const started = await startServer({ configFile: file });
+  if (cluster.isWorker) return runWorker();
+  const loaded = await loadConfigFile(file);
+  if (!loaded.ok) {
+    printProblems(loaded.problems);
+    return EXIT_INVALID;
+  }
+  const workers = workerCount(loaded.loaded.config);
+  if (workers > 1) return runPrimary(loaded.loaded, workers);
+  const started = await startServer({ configFile: file, loaded: loaded.loaded });
   if (!started.ok) {
     printProblems(started.problems);
     return EXIT_INVALID;
@@ -175,4 +185,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const status = await main(process.argv.slice(2));
+if (process.argv[2] === "serve" || process.argv[2] === "demo") {
+  // Drained and flushed: end now, whatever handles (a worker's IPC channel) are left.
+  process.exit(status);
+}
+process.exitCode = status;

@@ -20,7 +20,7 @@ export async function demo(_args: string[]): Promise<number> {
   }
   const { proxy, admin } = started.server;
   const base = `http://localhost:${proxy.port}`;
-  const adminBase = addressText(admin, "http");
+  const adminBase = admin === undefined ? "" : addressText(admin, "http");
   process.stderr.write(
     [
       "",

@@ -29,6 +29,8 @@ export interface LoadedConfig {
   file: string;
   /** sha256 of the file's (UTF-8) bytes, hex: what `graygate_config_info` and `/config` show. */
   hash: string;
+  /** The file's text: what the primary sends its workers. */
+  text: string;
   /** The document after `${VAR}` interpolation, before defaults. */
   written: unknown;
   /** The document as written, `${VAR}` references not expanded: safe to show. */
@@ -170,7 +172,10 @@ function loadText(text: string, file: string, env: Environment): LoadResult {
   if (problems.length > 0 || !parsed.success) {
     return { ok: false, problems: sortProblems(problems) };
   }
-  return { ok: true, loaded: { config: parsed.data, file, hash: hashText(text), written, source } };
+  return {
+    ok: true,
+    loaded: { config: parsed.data, file, hash: hashText(text), text, written, source },
+  };
 }
 
 /**

@@ -48,7 +48,32 @@ export interface VersionMetrics {
   readonly upstream: string;
 }
 
+/**
+ * Which metrics a process exports: all of them (one process), the request
+ * side (a worker), or the config side (the primary of several workers, which
+ * adds the workers' request metrics when scraped).
+ */
+export type MetricsRole = "all" | "requests" | "config";
+
+const CONFIG_SIDE = [
+  "graygate_config_reloads_total",
+  "graygate_config_last_reload_successful",
+  "graygate_config_last_reload_success_timestamp_seconds",
+  "graygate_config_info",
+];
+const REQUEST_SIDE = [
+  "graygate_requests_total",
+  "graygate_request_duration_seconds",
+  "graygate_upstream_errors_total",
+  "graygate_decisions_total",
+  "graygate_fallbacks_total",
+  "graygate_in_flight_requests",
+  "graygate_upstream_target_up",
+  "graygate_feature_enabled_total",
+];
+
 export class Metrics {
+  readonly role: MetricsRole;
   readonly text = new client.Registry();
   readonly openMetrics = new client.Registry<typeof client.Registry.OPENMETRICS_CONTENT_TYPE>();
   private readonly registers = [this.text, this.openMetrics];
@@ -94,6 +119,8 @@ export class Metrics {
     name: "graygate_upstream_target_up",
     help: "1 when an upstream target is taken for traffic, 0 when it is out.",
     labelNames: ["upstream", "target"] as const,
+    // Across workers: up when any worker takes it.
+    aggregator: "max",
     registers: this.registers,
   });
   readonly configReloads = new client.Counter({
@@ -129,7 +156,13 @@ export class Metrics {
   private readonly decisionChildren = new Map<string, Child>();
   private readonly featureChildren = new Map<string, Child>();
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  constructor(options: { defaultMetrics?: boolean; role?: MetricsRole } = {}) {
+    this.role = options.role ?? "all";
+    const drop =
+      this.role === "requests" ? CONFIG_SIDE : this.role === "config" ? REQUEST_SIDE : [];
+    for (const name of drop) {
+      for (const registry of this.registers) registry.removeSingleMetric(name);
+    }
     for (const result of ["success", "failure"]) this.configReloads.labels(result).inc(0);
     if (options.defaultMetrics !== false) {
       client.collectDefaultMetrics({ register: this.text });
@@ -241,10 +274,22 @@ export class Metrics {
     }
   }
 
+  /** On a primary: fetches its workers' metrics, to be summed with its own. */
+  gatherWorkers:
+    | (() => Promise<client.MetricObjectWithValues<client.MetricValue<string>>[][]>)
+    | undefined;
+
   /** Text for GET /metrics: OpenMetrics when the scraper asks for it. */
   async render(accept: string | undefined): Promise<{ contentType: string; body: string }> {
     const registry =
       accept?.includes("application/openmetrics-text") === true ? this.openMetrics : this.text;
-    return { contentType: registry.contentType, body: await registry.metrics() };
+    if (this.gatherWorkers === undefined) {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    }
+    const parts = await this.gatherWorkers();
+    parts.push(await registry.getMetricsAsJSON());
+    const sum = client.AggregatorRegistry.aggregate(parts);
+    sum.setContentType(registry.contentType);
+    return { contentType: registry.contentType, body: await sum.metrics() };
   }
 }

@@ -54,6 +54,8 @@ export interface ReloaderOptions {
   logger: Logger;
   /** Applies what can change on a live listener (its timeouts). */
   applyServerSettings: (config: Config) => void;
+  /** Told of each config applied (the primary passes it on to its workers). */
+  onApplied?: (loaded: LoadedConfig) => void;
 }
 
 export class Reloader {
@@ -75,7 +77,7 @@ export class Reloader {
   }
 
   private async run(trigger: ReloadTrigger): Promise<ReloadOutcome> {
-    const { file, gateway, pools, metrics, logger } = this.options;
+    const { file, metrics, logger } = this.options;
     const result = await loadConfigFile(file);
     const hash = result.ok ? result.loaded.hash : result.hash;
     if (trigger === "watch") {
@@ -94,7 +96,13 @@ export class Reloader {
       return { result: "rejected", problems: result.problems };
     }
 
-    const loaded = result.loaded;
+    return this.apply(result.loaded, trigger);
+  }
+
+  /** Swaps in a config that has been validated (here, or by the primary). */
+  apply(loaded: LoadedConfig, trigger: ReloadTrigger | "primary"): ReloadOutcome {
+    const { file, gateway, pools, metrics, logger } = this.options;
+    this.lastSeen = loaded.hash;
     let runtime: Runtime;
     try {
       runtime = buildRuntime(loaded, pools);
@@ -130,6 +138,7 @@ export class Reloader {
     );
     // Not awaited: closing waits for the old requests, the reload need not.
     void pools.retain(inUse);
+    this.options.onApplied?.(loaded);
     return { result: "applied", hash: loaded.hash };
   }
 }

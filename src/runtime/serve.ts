@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { type AdminState, createAdminServer } from "../admin/server.ts";
 import { parseListen } from "../config/listen.ts";
-import { loadConfigFile } from "../config/load.ts";
+import { type LoadedConfig, loadConfigFile } from "../config/load.ts";
 import type { Problem } from "../config/problems.ts";
 import type { Config } from "../config/schema.ts";
 import { ConfigWatcher } from "../config/watch.ts";
@@ -26,11 +26,16 @@ export interface ServeOptions {
   logger?: Logger;
   /** false: no file watch (SIGHUP and POST /-/reload still reload). */
   watch?: boolean;
+  /** "worker": the proxy listener only; the primary validates, watches and serves admin. */
+  role?: "single" | "worker";
+  /** A config already loaded and validated (a worker gets it from its primary). */
+  loaded?: LoadedConfig;
 }
 
 export interface RunningServer {
   readonly proxy: AddressInfo;
-  readonly admin: AddressInfo;
+  /** Undefined in a worker: its primary has the admin listener. */
+  readonly admin: AddressInfo | undefined;
   readonly gateway: Gateway;
   readonly state: AdminState;
   readonly reloader: Reloader;
@@ -46,7 +51,7 @@ export function addressText(address: AddressInfo, scheme: string): string {
   return `${scheme}://${host}:${address.port}`;
 }
 
-function listen(server: Server, address: string): Promise<AddressInfo> {
+export function listenOn(server: Server, address: string): Promise<AddressInfo> {
   const parsed = parseListen(address);
   if (parsed === undefined) throw new Error(`bad listen address "${address}"`);
   return new Promise((resolve, reject) => {
@@ -93,30 +98,27 @@ function proxyServer(config: Config): Server {
 }
 
 export async function startServer(options: ServeOptions): Promise<StartResult> {
-  const result = await loadConfigFile(options.configFile);
-  if (!result.ok) return { ok: false, problems: result.problems };
-  const loaded = result.loaded;
+  let loaded = options.loaded;
+  if (loaded === undefined) {
+    const result = await loadConfigFile(options.configFile);
+    if (!result.ok) return { ok: false, problems: result.problems };
+    loaded = result.loaded;
+  }
   const config = loaded.config;
+  const worker = options.role === "worker";
   const { logger, flush } =
     options.logger === undefined
       ? createLogger(effectiveLevel(config.log.level))
       : { logger: options.logger, flush: () => {} };
 
-  const metrics = new Metrics();
+  const metrics = new Metrics({ role: worker ? "requests" : "all" });
   const pools = new PoolRegistry();
   const runtime = buildRuntime(loaded, pools);
   metrics.configLoaded(loaded.hash, "success", false);
-  for (const upstream of runtime.upstreams.values()) {
-    for (const target of upstream.targets)
-      metrics.targetUp.labels(upstream.name, target.url).set(1);
-  }
+  metrics.setTargets(runtime.upstreams);
 
-  const gateway = new Gateway(
-    runtime,
-    metrics,
-    logger,
-    config.server.tls === undefined ? "http" : "https",
-  );
+  const proto = config.server.tls === undefined ? "http" : "https";
+  const gateway = new Gateway(runtime, metrics, logger, proto);
   const upgrades = new UpgradeHandler(gateway);
   const state: AdminState = { readiness: "starting" };
   const proxy = proxyServer(config);
@@ -130,48 +132,44 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
     logger,
     applyServerSettings: (next) => applyTimeouts(proxy, next),
   });
-  const admin = createAdminServer(gateway, state, (trigger) => reloader.reload(trigger));
+
+  // A worker's primary owns the admin listener, the watch and SIGHUP.
+  const admin = worker ? undefined : createAdminServer(gateway, state, (t) => reloader.reload(t));
   const watcher =
-    options.watch === false
+    worker || options.watch === false
       ? undefined
-      : new ConfigWatcher(options.configFile, () => {
-          void reloader.reload("watch");
-        });
+      : new ConfigWatcher(options.configFile, () => void reloader.reload("watch"));
   await watcher?.start();
   const onHangup = () => void reloader.reload("signal");
-  process.on("SIGHUP", onHangup);
+  if (!worker) process.on("SIGHUP", onHangup);
 
-  const proxyAddress = await listen(proxy, config.server.listen);
-  let adminAddress: AddressInfo;
-  try {
-    adminAddress = await listen(admin, config.admin.listen);
-  } catch (error) {
-    proxy.close();
-    throw error;
+  const proxyAddress = await listenOn(proxy, config.server.listen);
+  let adminAddress: AddressInfo | undefined;
+  if (admin !== undefined) {
+    try {
+      adminAddress = await listenOn(admin, config.admin.listen);
+    } catch (error) {
+      proxy.close();
+      await watcher?.close();
+      throw error;
+    }
+    warnIfAdminExposed(config, logger);
   }
   state.readiness = "ready";
-  if (config.admin.token === undefined || config.admin.token === "") {
-    const host = parseListen(config.admin.listen)?.host;
-    if (
-      host === undefined ||
-      !(host === "localhost" || host.startsWith("127.") || host === "::1")
-    ) {
-      logger.warn(
-        { admin: config.admin.listen },
-        "the admin listener is not on loopback and has no token",
-      );
-    }
+  if (worker) {
+    logger.debug({ pid: process.pid, proxy: addressText(proxyAddress, proto) }, "worker serving");
+  } else {
+    logger.info(
+      {
+        // The bound addresses: a port of 0 in the config shows as the real one.
+        proxy: addressText(proxyAddress, proto),
+        admin: addressText(adminAddress as AddressInfo, "http"),
+        hash: loaded.hash,
+        file: loaded.file,
+      },
+      "graygate serving",
+    );
   }
-  logger.info(
-    {
-      // The bound addresses: a port of 0 in the config shows as the real one.
-      proxy: addressText(proxyAddress, gateway.proto),
-      admin: addressText(adminAddress, "http"),
-      hash: loaded.hash,
-      file: loaded.file,
-    },
-    "graygate serving",
-  );
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -179,20 +177,23 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
       state.readiness = "draining";
       process.off("SIGHUP", onHangup);
       await watcher?.close();
-      logger.info({ inFlight: gateway.inFlight, drainMs: config.server.drain }, "draining");
+      const drainMs = gateway.runtime.config.server.drain;
+      logger.info({ inFlight: gateway.inFlight, drainMs }, "draining");
       const closed = new Promise<void>((resolve) => proxy.close(() => resolve()));
       proxy.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
       const deadline = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, config.server.drain);
+        timer = setTimeout(resolve, drainMs);
       });
       await Promise.race([gateway.whenIdle(), deadline]);
       clearTimeout(timer);
       proxy.closeAllConnections();
       upgrades.closeAll();
       await closed;
-      admin.closeAllConnections();
-      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      if (admin !== undefined) {
+        admin.closeAllConnections();
+        await new Promise<void>((resolve) => admin.close(() => resolve()));
+      }
       await pools.closeAll(true);
       logger.info("stopped");
       flush();
@@ -204,6 +205,17 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
     ok: true,
     server: { proxy: proxyAddress, admin: adminAddress, gateway, state, reloader, stop },
   };
+}
+
+export function warnIfAdminExposed(config: Config, logger: Logger): void {
+  if (config.admin.token !== undefined && config.admin.token !== "") return;
+  const host = parseListen(config.admin.listen)?.host;
+  if (host === undefined || !(host === "localhost" || host.startsWith("127.") || host === "::1")) {
+    logger.warn(
+      { admin: config.admin.listen },
+      "the admin listener is not on loopback and has no token",
+    );
+  }
 }
 
 /** Serves until SIGTERM or SIGINT, then drains; resolves to the exit status. */
