@@ -27,16 +27,20 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
+/** A bare environment reference with no default (or an empty one) shows nothing secret. */
+const BARE_REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-)?\}$/;
+
 /**
  * The config as the operator wrote it, before `${VAR}` interpolation (so
  * values from the environment show as their references), and the admin
- * token hidden even when written literally.
+ * token hidden unless it is a bare reference: written literally or as a
+ * reference's default, it is a secret in the file.
  */
 export function redactedConfig(source: unknown): unknown {
   const copy = structuredClone(source) as Record<string, unknown> | null;
   const admin = copy?.admin as Record<string, unknown> | undefined;
-  if (admin !== undefined && typeof admin.token === "string" && !admin.token.startsWith("${")) {
-    admin.token = REDACTED;
+  if (admin !== undefined && typeof admin.token === "string" && admin.token !== "") {
+    if (!BARE_REFERENCE.test(admin.token)) admin.token = REDACTED;
   }
   return copy;
 }

@@ -4,13 +4,15 @@
  * socket on either side must never throw out of the process.
  */
 import { randomUUID } from "node:crypto";
-import type { ClientRequest, IncomingMessage } from "node:http";
+import { type ClientRequest, type IncomingMessage, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { createProxyServer } from "http-proxy-3";
 import { methodLabel } from "../observe/metrics.ts";
 import { NO_MATCH } from "../routing/table.ts";
+import { classifyUpstreamError } from "./errors.ts";
 import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
 import { acceptableRequestId, upstreamRequestHeaders } from "./headers.ts";
+import type { UpstreamTarget } from "./upstreams.ts";
 
 interface UpgradeState {
   version: string;
@@ -18,6 +20,14 @@ interface UpgradeState {
   headers: string[];
   /** Called when the upstream answers 101. */
   upgraded: () => void;
+}
+
+/** Skips the one `destroySoon()` that http-proxy-3 calls after its error callback. */
+function holdSocket(socket: Duplex): void {
+  const held = socket as Duplex & { destroySoon?: () => void };
+  held.destroySoon = () => {
+    delete held.destroySoon;
+  };
 }
 
 /** Writes a JSON error as a raw HTTP response on a socket that was asking to upgrade. */
@@ -30,7 +40,7 @@ function rejectUpgrade(
   if (socket.destroyed) return;
   const body = JSON.stringify({ error: code, message: code.replaceAll("_", " "), ...detail });
   socket.end(
-    `HTTP/1.1 ${status} ${status === 404 ? "Not Found" : status === 400 ? "Bad Request" : "Bad Gateway"}\r\n` +
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
       `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }
@@ -140,55 +150,73 @@ export class UpgradeHandler {
       return;
     }
     metrics.countFeatures(decision.features);
-    const headers = upstreamRequestHeaders(
-      req.headers,
-      versionHeader,
-      {
-        version,
-        rule: decision.rule,
-        features: decision.featuresHeader,
-        requestId,
-        peer,
-        proto: gateway.proto,
-      },
-      true,
-    );
-    const chosen = upstreamTarget;
     let answered = false;
-    this.states.set(req, {
-      version,
-      versionHeader,
-      headers,
-      upgraded: () => {
-        if (answered) return;
-        answered = true;
-        record(101, version, upstreamName, chosen.url);
-      },
-    });
     socket.once("close", () => {
-      if (!answered) record(CLIENT_CLOSED, version, upstreamName, chosen.url);
+      if (!answered) record(CLIENT_CLOSED, version, upstreamName, "");
       answered = true;
     });
-    this.proxy.ws(
-      req,
-      socket,
-      head,
-      { target: chosen.origin, changeOrigin: false },
-      (error: Error) => {
-        if (answered) return;
-        answered = true;
-        metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), "refused");
-        gateway.logger.warn(
-          { requestId, target: chosen.url, err: error.message },
-          "websocket upstream failed",
-        );
-        rejectUpgrade(socket, 502, "upstream_unreachable", {
-          route: route.name,
+
+    const tunnel = (target: UpstreamTarget, firstHead: Buffer) => {
+      const headers = upstreamRequestHeaders(
+        req.headers,
+        versionHeader,
+        {
           version,
+          rule: decision.rule,
+          features: decision.featuresHeader,
           requestId,
-        });
-        record(502, version, upstreamName, chosen.url);
-      },
-    );
+          peer,
+          proto: gateway.proto,
+        },
+        true,
+      );
+      this.states.set(req, {
+        version,
+        versionHeader,
+        headers,
+        upgraded: () => {
+          if (answered) return;
+          answered = true;
+          record(101, version, upstreamName, target.url);
+        },
+      });
+      this.proxy.ws(
+        req,
+        socket,
+        firstHead,
+        { target: target.origin, changeOrigin: false },
+        (error: Error) => {
+          if (answered) return;
+          const { reason, notDelivered } = classifyUpstreamError(error);
+          metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
+          const stable =
+            route.fallback && version !== "stable" && notDelivered
+              ? runtime.upstreams.get(route.stableUpstream)?.pick()
+              : undefined;
+          if (stable !== undefined) {
+            metrics.countFallback(route.name, version, "stable");
+            version = "stable";
+            upstreamName = route.stableUpstream;
+            // http-proxy-3 ends the client socket right after this callback: keep it for the retry.
+            // The head was already put back into the socket's buffer by the first try.
+            holdSocket(socket);
+            tunnel(stable, Buffer.alloc(0));
+            return;
+          }
+          answered = true;
+          gateway.logger.warn(
+            { requestId, target: target.url, err: error.message },
+            "websocket upstream failed",
+          );
+          rejectUpgrade(socket, 502, "upstream_unreachable", {
+            route: route.name,
+            version,
+            requestId,
+          });
+          record(502, version, upstreamName, target.url);
+        },
+      );
+    };
+    tunnel(upstreamTarget, head);
   };
 }

@@ -247,7 +247,9 @@ const mistakes: Mistake[] = [
   {
     name: "a headers timeout longer than the request timeout",
     text: doc("server: { timeouts: { headers: 2m, request: 30s } }", BASE),
-    problems: [problem("1:32", "server.timeouts.headers", "must not be longer than timeouts.request")],
+    problems: [
+      problem("1:32", "server.timeouts.headers", "must not be longer than timeouts.request"),
+    ],
   },
   {
     name: "a bad listen address",
