@@ -8,7 +8,7 @@
  * hashes, so a burst or an unrelated file costs one read. A slow poll is the
  * safety net for file systems that drop events.
  */
-import { dirname, resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { type FSWatcher, watch } from "chokidar";
 
 export interface WatchOptions {
@@ -36,8 +36,14 @@ export class ConfigWatcher {
 
   /** Resolves once the watch is in place. */
   async start(): Promise<void> {
-    const watcher = watch(dirname(this.file), {
+    const folder = dirname(this.file);
+    const name = basename(this.file);
+    const watcher = watch(folder, {
       depth: 0,
+      // Only the file and Kubernetes' "..data"-style entries matter: a busy
+      // neighbour (a log file in the same folder) must not cost a read each write.
+      ignored: (path: string) =>
+        path !== folder && basename(path) !== name && !basename(path).startsWith(".."),
       ignoreInitial: true,
       followSymlinks: false,
       atomic: false,
