@@ -27,6 +27,7 @@ type ToWorker =
   | { type: "drain" };
 
 type ToPrimary =
+  | { type: "hello" }
   | { type: "listening"; proxy: string }
   | { type: "metrics"; id: number; metrics: Json };
 
@@ -34,17 +35,41 @@ export function workerCount(config: Config): number {
   return config.server.workers === "auto" ? availableParallelism() : config.server.workers;
 }
 
-/** A worker: waits for its config from the primary, then proxies until told to drain. */
+/**
+ * A worker: waits for its config from the primary, then proxies until told
+ * to drain. Messages that arrive while it starts (a newer config, a drain, a
+ * metrics request) are queued, not lost, and handled once it serves.
+ */
 export async function runWorker(): Promise<number> {
   const send = (message: ToPrimary) => process.send?.(message);
-  const first = await new Promise<{ file: string; text: string }>((resolve) => {
-    const onMessage = (message: ToWorker) => {
-      if (message.type !== "config") return;
-      process.off("message", onMessage);
-      resolve(message);
-    };
-    process.on("message", onMessage);
+  const queue: ToWorker[] = [];
+  let handle: ((message: ToWorker) => void) | undefined;
+  let firstConfig: ((message: { file: string; text: string }) => void) | undefined;
+  const configured = new Promise<{ file: string; text: string }>((resolve) => {
+    firstConfig = resolve;
   });
+  process.on("message", (message: ToWorker) => {
+    if (handle !== undefined) return handle(message);
+    if (message.type === "config" && firstConfig !== undefined) {
+      firstConfig(message);
+      firstConfig = undefined;
+      return;
+    }
+    queue.push(message);
+  });
+  // Ask for the config only now that a listener is in place to receive it.
+  send({ type: "hello" });
+  // The primary owns reloads; a SIGHUP to the whole group must not end a worker.
+  process.on("SIGHUP", () => {});
+  let drainAsked = false;
+  const askDrain = () => {
+    drainAsked = true;
+  };
+  // Ctrl-C reaches the whole process group: drain as the primary asks anyway.
+  process.on("SIGTERM", askDrain);
+  process.on("SIGINT", askDrain);
+
+  const first = await configured;
   const loadedResult = loadConfigText(first.text, first.file);
   if (!loadedResult.ok) return 1; // the primary validated it: only a changed environment gets here
   const started = await startServer({
@@ -62,7 +87,7 @@ export async function runWorker(): Promise<number> {
         () => resolve(1),
       );
     };
-    process.on("message", (message: ToWorker) => {
+    handle = (message: ToWorker) => {
       if (message.type === "config") {
         const next = loadConfigText(message.text, message.file);
         if (next.ok) server.reloader.apply(next.loaded, "primary");
@@ -73,11 +98,14 @@ export async function runWorker(): Promise<number> {
       } else if (message.type === "drain") {
         drain();
       }
-    });
-    // Ctrl-C reaches the whole process group: drain as the primary asks anyway.
+    };
+    for (const message of queue.splice(0)) handle(message);
+    process.off("SIGTERM", askDrain);
+    process.off("SIGINT", askDrain);
     process.on("SIGTERM", drain);
     process.on("SIGINT", drain);
     process.on("disconnect", drain);
+    if (drainAsked) drain();
   });
 }
 
@@ -135,7 +163,9 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
     const worker = cluster.fork();
     workers.set(worker, { listening: false });
     worker.on("message", (message: ToPrimary) => {
-      if (message.type === "listening") {
+      if (message.type === "hello") {
+        worker.send({ type: "config", file: current.file, text: current.text } satisfies ToWorker);
+      } else if (message.type === "listening") {
         const entry = workers.get(worker);
         if (entry !== undefined) entry.listening = true;
         if ([...workers.values()].every((w) => w.listening) && !stopping) state.readiness = "ready";
@@ -162,7 +192,6 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
         }
       }
     });
-    worker.send({ type: "config", file: current.file, text: current.text } satisfies ToWorker);
   };
 
   cluster.setupPrimary({ exec: process.argv[1] as string, args: process.argv.slice(2) });
@@ -181,7 +210,10 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
   warnIfAdminExposed(config, logger);
   const watcher = new ConfigWatcher(loaded.file, () => void reloader.reload("watch"));
   await watcher.start();
-  const onHangup = () => void reloader.reload("signal");
+  // Kept through the drain: without a listener, SIGHUP's default action ends the process.
+  const onHangup = () => {
+    if (!stopping) void reloader.reload("signal");
+  };
   process.on("SIGHUP", onHangup);
   for (let i = 0; i < count; i++) fork();
 
@@ -189,7 +221,6 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
     const stop = async () => {
       stopping = true;
       state.readiness = "draining";
-      process.off("SIGHUP", onHangup);
       await watcher.close();
       const drainMs = current.config.server.drain;
       logger.info({ workers: workers.size, drainMs }, "draining workers");

@@ -140,7 +140,11 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
       ? undefined
       : new ConfigWatcher(options.configFile, () => void reloader.reload("watch"));
   await watcher?.start();
-  const onHangup = () => void reloader.reload("signal");
+  let stopping: Promise<void> | undefined;
+  // Kept through the drain: without a listener, SIGHUP's default action ends the process.
+  const onHangup = () => {
+    if (stopping === undefined) void reloader.reload("signal");
+  };
   if (!worker) process.on("SIGHUP", onHangup);
 
   const proxyAddress = await listenOn(proxy, config.server.listen);
@@ -171,11 +175,9 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
     );
   }
 
-  let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       state.readiness = "draining";
-      process.off("SIGHUP", onHangup);
       await watcher?.close();
       const drainMs = gateway.runtime.config.server.drain;
       logger.info({ inFlight: gateway.inFlight, drainMs }, "draining");
