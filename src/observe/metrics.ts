@@ -1,6 +1,7 @@
 /**
- * The metrics of SPEC §7, on two prom-client registries that share every
- * metric: one renders the Prometheus text format, the other OpenMetrics.
+ * The metrics of SPEC §7, on one prom-client registry. OpenMetrics is
+ * rendered from a copy (prom-client renames a counter in place when it
+ * renders OpenMetrics, so one metric must never serve both formats).
  * Label values come only from the config (route, version, upstream, rule,
  * feature names) or from fixed sets (method, code, reason): never from a
  * request. Bound children are cached, so the hot path does no label hashing.
@@ -55,6 +56,12 @@ export interface VersionMetrics {
  */
 export type MetricsRole = "all" | "requests" | "config";
 
+const LINT_FAILING_DEFAULTS = [
+  "nodejs_active_handles_total",
+  "nodejs_active_requests_total",
+  "nodejs_active_resources_total",
+];
+
 const CONFIG_SIDE = [
   "graygate_config_reloads_total",
   "graygate_config_last_reload_successful",
@@ -75,8 +82,7 @@ const REQUEST_SIDE = [
 export class Metrics {
   readonly role: MetricsRole;
   readonly text = new client.Registry();
-  readonly openMetrics = new client.Registry<typeof client.Registry.OPENMETRICS_CONTENT_TYPE>();
-  private readonly registers = [this.text, this.openMetrics];
+  private readonly registers = [this.text];
 
   readonly requestsTotal = new client.Counter({
     name: "graygate_requests_total",
@@ -166,9 +172,10 @@ export class Metrics {
     for (const result of ["success", "failure"]) this.configReloads.labels(result).inc(0);
     if (options.defaultMetrics !== false) {
       client.collectDefaultMetrics({ register: this.text });
-      client.collectDefaultMetrics({ register: this.openMetrics });
+      // Gauges whose "_total" names fail promtool's lint; their per-type
+      // siblings (nodejs_active_handles{type}, …) carry the same numbers.
+      for (const name of LINT_FAILING_DEFAULTS) this.text.removeSingleMetric(name);
     }
-    this.openMetrics.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
   }
 
   /** The cached children for one (route, version, upstream). */
@@ -281,15 +288,27 @@ export class Metrics {
 
   /** Text for GET /metrics: OpenMetrics when the scraper asks for it. */
   async render(accept: string | undefined): Promise<{ contentType: string; body: string }> {
-    const registry =
-      accept?.includes("application/openmetrics-text") === true ? this.openMetrics : this.text;
-    if (this.gatherWorkers === undefined) {
-      return { contentType: registry.contentType, body: await registry.metrics() };
+    const openMetrics = accept?.includes("application/openmetrics-text") === true;
+    if (!openMetrics && this.gatherWorkers === undefined) {
+      return { contentType: this.text.contentType, body: await this.text.metrics() };
     }
-    const parts = await this.gatherWorkers();
-    parts.push(await registry.getMetricsAsJSON());
-    const sum = client.AggregatorRegistry.aggregate(parts);
-    sum.setContentType(registry.contentType);
-    return { contentType: registry.contentType, body: await sum.metrics() };
+    const parts = this.gatherWorkers === undefined ? [] : await this.gatherWorkers();
+    parts.push(await this.text.getMetricsAsJSON());
+    // A fresh registry from the JSON: summed over workers, and free to render
+    // as OpenMetrics, which names a counter's family without "_total".
+    const copy = client.AggregatorRegistry.aggregate(
+      openMetrics ? parts.map((part) => part.map(counterFamily)) : parts,
+    );
+    if (openMetrics) copy.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
+    return { contentType: copy.contentType, body: await copy.metrics() };
   }
+}
+
+type MetricJson = client.MetricObjectWithValues<client.MetricValue<string>>;
+
+/** OpenMetrics names a counter family without "_total" and adds it to the samples. */
+function counterFamily(metric: MetricJson): MetricJson {
+  return String(metric.type) === "counter"
+    ? { ...metric, name: metric.name.replace(/_total$/, "") }
+    : metric;
 }
