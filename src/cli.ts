@@ -91,7 +91,14 @@ async function serveCommand(args: string[]): Promise<number> {
   }
   const workers = workerCount(loaded.loaded.config);
   if (workers > 1) return runPrimary(loaded.loaded, workers);
-  const started = await startServer({ configFile: file, loaded: loaded.loaded });
+  let started: Awaited<ReturnType<typeof startServer>>;
+  try {
+    started = await startServer({ configFile: file, loaded: loaded.loaded });
+  } catch (error) {
+    // A file the config names (a certificate, a CA) is missing, or a port is taken.
+    process.stderr.write(`${file}: cannot start: ${(error as Error).message}\n`);
+    return EXIT_INVALID;
+  }
   if (!started.ok) {
     printProblems(started.problems);
     return EXIT_INVALID;

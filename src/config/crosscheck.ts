@@ -20,7 +20,7 @@ const RESERVED_ROUTE_NAMES = new Set(["none"]);
 /** `default` is the rule reported when no rule matched. */
 const RESERVED_RULE_NAMES = new Set(["default"]);
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 

@@ -18,7 +18,7 @@ import {
   visit,
 } from "yaml";
 import type { z } from "zod";
-import { crosscheck } from "./crosscheck.ts";
+import { crosscheck, isRecord } from "./crosscheck.ts";
 import { type Environment, interpolate } from "./interpolate.ts";
 import { formatPath, type PathSegment, type Problem, sortProblems } from "./problems.ts";
 import { type Config, configSchema } from "./schema.ts";
@@ -256,10 +256,6 @@ function flattenIssues(issues: readonly Issue[], prefix: PathSegment[]): Issue[]
   return out;
 }
 
-function isPlainMapping(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "a list";
@@ -287,7 +283,7 @@ function issueProblems(
     });
   }
   let message = issue.message;
-  if (issue.code === "invalid_union" && isPlainMapping(issue.input)) {
+  if (issue.code === "invalid_union" && isRecord(issue.input)) {
     // A mapping that fits no branch: most often a misspelt key, so name it.
     const known = knownKeys(path);
     const stray = Object.keys(issue.input).filter((key) => !known.includes(key));

@@ -16,6 +16,30 @@ import { targetProblem } from "./target.ts";
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const nameText = "a name: letters, digits, '.', '_' or '-', starting with a letter or digit";
 
+/** Headers the version header must not replace: hop-by-hop, framing, routing and graygate's own. */
+const RESERVED_VERSION_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  "host",
+  "content-length",
+  "content-type",
+  "expect",
+  "cookie",
+  "set-cookie",
+  "authorization",
+  "x-forwarded-for",
+  "x-forwarded-proto",
+  "x-forwarded-host",
+  "x-request-id",
+  "x-graygate-rule",
+  "x-graygate-features",
+]);
+
 /** Header names are RFC 9110 tokens. */
 const HEADER_NAME_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -28,13 +52,20 @@ export const name = z
   })
   .meta({ description: nameText });
 
+/** Longest a Node timer can wait: about 24.8 days. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const duration = z
   .string({ error: 'must be a duration string such as "250ms", "10s", "5m", "1h" or "7d"' })
   .regex(DURATION_PATTERN, {
     error: 'must be a duration such as "250ms", "10s", "5m", "1h", "7d" or "1m30s"',
   })
   .transform(parseDuration)
+  .refine((ms) => ms <= MAX_TIMER_MS, { error: "must be at most 24d (a timer's limit)" })
   .meta({ description: 'A duration: "250ms", "10s", "5m", "1h", "7d", or a sum such as "1m30s".' });
+
+/** A timeout: 0 would mean "never" to Node and undici, so it must be positive. */
+const timeout = duration.refine((ms) => ms > 0, { error: "must be longer than 0" });
 
 export const percent = z
   .number({ error: "must be a number from 0 to 100" })
@@ -159,11 +190,11 @@ const listen = z
   .meta({ description: '"host:port", "[v6]:port" or ":port".' });
 
 const timeouts = z.strictObject({
-  headers: duration.prefault("10s").meta({ description: "The client must finish its headers." }),
-  request: duration.prefault("60s").meta({ description: "The client must finish its request." }),
-  keepAlive: duration.prefault("5s").meta({ description: "An idle client connection is closed." }),
-  upstreamConnect: duration.prefault("2s"),
-  upstreamResponse: duration
+  headers: timeout.prefault("10s").meta({ description: "The client must finish its headers." }),
+  request: timeout.prefault("60s").meta({ description: "The client must finish its request." }),
+  keepAlive: timeout.prefault("5s").meta({ description: "An idle client connection is closed." }),
+  upstreamConnect: timeout.prefault("2s"),
+  upstreamResponse: timeout
     .prefault("30s")
     .meta({ description: "The upstream must start answering." }),
 });
@@ -185,6 +216,11 @@ const server = z.strictObject({
     .union([z.literal(""), z.string().regex(HEADER_NAME_PATTERN)], {
       error: 'must be a header name, or "" to turn it off',
     })
+    .refine((name) => !RESERVED_VERSION_HEADERS.has(name.toLowerCase()), {
+      error: "names a header graygate or HTTP already gives a meaning to",
+    })
+    // Node gives header names in lower case: compare and send it so.
+    .transform((name) => name.toLowerCase())
     .default("x-graygate-version"),
   tls: z
     .strictObject({
@@ -225,8 +261,8 @@ const upstream = z.strictObject({
   healthCheck: z
     .strictObject({
       path: z.string().startsWith("/", { error: 'must start with "/"' }),
-      interval: duration.prefault("5s"),
-      timeout: duration.prefault("1s"),
+      interval: timeout.prefault("5s"),
+      timeout: timeout.prefault("1s"),
       unhealthyAfter: z.int().min(1).default(3),
       healthyAfter: z.int().min(1).default(2),
     })

@@ -297,7 +297,9 @@ export class Metrics {
     // A fresh registry from the JSON: summed over workers, and free to render
     // as OpenMetrics, which names a counter's family without "_total".
     const copy = client.AggregatorRegistry.aggregate(
-      openMetrics ? parts.map((part) => part.map(counterFamily)) : parts,
+      parts.map((part) =>
+        part.map((metric) => (openMetrics ? counterFamily(keep(metric)) : keep(metric))),
+      ),
     );
     if (openMetrics) copy.setContentType(client.Registry.OPENMETRICS_CONTENT_TYPE);
     return { contentType: copy.contentType, body: await copy.metrics() };
@@ -305,6 +307,11 @@ export class Metrics {
 }
 
 type MetricJson = client.MetricObjectWithValues<client.MetricValue<string>>;
+
+/** prom-client drops "omit" metrics when summing (process_start_time_seconds): keep the earliest. */
+function keep(metric: MetricJson): MetricJson {
+  return metric.aggregator === "omit" ? { ...metric, aggregator: "min" } : metric;
+}
 
 /** OpenMetrics names a counter family without "_total" and adds it to the samples. */
 function counterFamily(metric: MetricJson): MetricJson {

@@ -44,13 +44,16 @@ export function requestTarget(url: string | undefined): RequestTarget | undefine
   }
   // Absolute-form (RFC 9112 §3.2.2): forwarded in origin-form, never to the host it names.
   if (/^https?:\/\//i.test(url)) {
-    try {
-      const parsed = new URL(url);
-      const query = parsed.search.slice(1);
-      return { url: parsed.pathname + parsed.search, path: parsed.pathname, query };
-    } catch {
-      return undefined;
-    }
+    // The raw path from the first "/" after the authority: never normalised.
+    const slash = url.indexOf("/", url.indexOf("//") + 2);
+    const rest = slash === -1 ? "/" : url.slice(slash);
+    if (!URL.canParse(url)) return undefined;
+    const mark = rest.indexOf("?");
+    const hash = rest.indexOf("#");
+    const clean = hash === -1 ? rest : rest.slice(0, hash);
+    return mark === -1 || (hash !== -1 && hash < mark)
+      ? { url: clean, path: clean, query: "" }
+      : { url: clean, path: clean.slice(0, mark), query: clean.slice(mark + 1) };
   }
   return undefined;
 }
@@ -72,6 +75,8 @@ export class Gateway {
   readonly logger: Logger;
   readonly proto: "http" | "https";
   accessLog: boolean;
+  /** Set by a drain: responses then close their connections (no next request to drop). */
+  draining = false;
   /** Requests being served (for drain). */
   inFlight = 0;
   private idleWaiters: (() => void)[] = [];
@@ -167,6 +172,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private clientGone = false;
   private fellBack = false;
   private hasBody = false;
+  /** undici calls onRequestStart only on a connected socket: before it, nothing was sent. */
+  private requestStarted = false;
 
   constructor(
     gateway: Gateway,
@@ -227,6 +234,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       return;
     }
     this.upstreamTarget = target;
+    this.requestStarted = false;
+    this.controller = undefined;
     const decision = this.decision as Decision;
     const headers = upstreamRequestHeaders(
       this.req.headers,
@@ -269,9 +278,6 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.done || this.res.writableFinished) return;
     this.clientGone = true;
     this.controller?.abort(new ClientClosedError());
-    if (this.controller === undefined && this.status === 0 && this.upstreamTarget === undefined) {
-      this.finish(CLIENT_CLOSED);
-    }
   };
 
   private readonly resume = (): void => {
@@ -280,6 +286,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    this.requestStarted = true;
     if (this.clientGone) controller.abort(new ClientClosedError());
   }
 
@@ -289,7 +296,10 @@ class Exchange implements Dispatcher.DispatchHandler {
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
+    // Informational answers (100, 103) are not the response: wait for the final one.
+    if (statusCode < 200) return;
     this.status = statusCode;
+    if (this.gateway.draining) this.res.shouldKeepAlive = false;
     const out = clientResponseHeaders(headers, this.versionHeader, this.version);
     if (statusMessage !== undefined && statusMessage !== "") {
       this.res.writeHead(statusCode, statusMessage, out);
@@ -333,7 +343,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const { reason, code, notDelivered } = classifyUpstreamError(error);
     metrics.countUpstreamError(entry, reason);
     const idempotent = this.method === "GET" || this.method === "HEAD" || this.method === "OPTIONS";
-    if ((notDelivered || (reason === "reset" && idempotent)) && this.tryFallback()) return;
+    const unsent = notDelivered || !this.requestStarted; // e.g. a TLS handshake that failed
+    if ((unsent || (reason === "reset" && idempotent)) && this.tryFallback()) return;
     this.gateway.logger.warn(
       { requestId: this.requestId, target: this.upstreamTarget?.url, err: error.message, reason },
       "upstream request failed",
@@ -351,6 +362,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       // The body will not be read: close after answering rather than parse it as a next request.
       this.res.shouldKeepAlive = false;
     }
+    if (this.gateway.draining) this.res.shouldKeepAlive = false;
     const { status, bytes } = sendError(this.res, code, {
       route: this.route?.name ?? NO_MATCH,
       version: this.route === undefined ? NO_MATCH : this.version,

@@ -3,6 +3,7 @@
  * and the admin `/explain` show. It runs the very conditions `decide` runs.
  */
 
+import { normalizeAddress } from "../net/cidr.ts";
 import { hostOf } from "./facts.ts";
 import type { HeaderBag } from "./lookup.ts";
 import type { HashDetail, RequestFacts, RouteTable } from "./table.ts";
@@ -78,7 +79,7 @@ export function factsOf(request: ExplainRequest): RequestFacts {
     path,
     query: queries.join("&"),
     headers: headers as HeaderBag,
-    clientAddress: request.ip ?? "",
+    clientAddress: normalizeAddress(request.ip ?? ""),
     // An explained request is taken as graygate would see it after trust: its headers are believed.
     trustedPeer: true,
   };

@@ -97,7 +97,7 @@ function allOf(conditions: readonly CompiledCondition[], codegen: boolean): Pred
   return allOfClosures(conditions);
 }
 
-/** The closure form of `allOf`: what explain runs, and the fallback. */
+/** The closure form of `allOf`: the fallback where code generation is off or forbidden. */
 export function allOfClosures(conditions: readonly CompiledCondition[]): Predicate {
   const tests = conditions.map((c) => c.test);
   const [a, b, c] = tests;

@@ -72,11 +72,19 @@ export async function runWorker(): Promise<number> {
   const first = await configured;
   const loadedResult = loadConfigText(first.text, first.file);
   if (!loadedResult.ok) return 1; // the primary validated it: only a changed environment gets here
-  const started = await startServer({
-    configFile: first.file,
-    loaded: loadedResult.loaded,
-    role: "worker",
-  });
+  let started: Awaited<ReturnType<typeof startServer>>;
+  try {
+    started = await startServer({
+      configFile: first.file,
+      loaded: loadedResult.loaded,
+      role: "worker",
+    });
+  } catch (error) {
+    process.stderr.write(
+      `${first.file}: worker ${process.pid} cannot start: ${(error as Error).message}\n`,
+    );
+    return 1;
+  }
   if (!started.ok) return 1;
   const server = started.server;
   send({ type: "listening", proxy: addressText(server.proxy, server.gateway.proto) });
@@ -162,7 +170,12 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
   const fork = () => {
     const worker = cluster.fork();
     workers.set(worker, { listening: false });
+    // An IPC write to a dying worker fails with EPIPE: that is not the primary's end.
+    worker.on("error", (error: Error) =>
+      logger.warn({ pid: worker.process.pid, err: error.message }, "worker channel error"),
+    );
     worker.on("message", (message: ToPrimary) => {
+      if (message.type === "listening") everListened = true;
       if (message.type === "hello") {
         worker.send({ type: "config", file: current.file, text: current.text } satisfies ToWorker);
       } else if (message.type === "listening") {
@@ -195,9 +208,18 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
   };
 
   cluster.setupPrimary({ exec: process.argv[1] as string, args: process.argv.slice(2) });
+  let everListened = false;
+  let failedAtStart: ((status: number) => void) | undefined;
   cluster.on("exit", (worker, code, signal) => {
+    const wasListening = workers.get(worker)?.listening === true;
     workers.delete(worker);
     if (stopping) return;
+    if (!wasListening && !everListened) {
+      // The first workers cannot start (a port taken, a file missing): forking more would loop.
+      logger.error({ pid: worker.process.pid, code, signal }, "a worker failed to start; stopping");
+      failedAtStart?.(1);
+      return;
+    }
     logger.error({ pid: worker.process.pid, code, signal }, "worker died; starting another");
     state.readiness = [...workers.values()].every((w) => w.listening)
       ? state.readiness
@@ -218,6 +240,14 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
   for (let i = 0; i < count; i++) fork();
 
   return new Promise<number>((resolve) => {
+    failedAtStart = (status) => {
+      stopping = true;
+      for (const worker of workers.keys()) worker.process.kill("SIGKILL");
+      admin?.close();
+      void watcher.close();
+      flush();
+      resolve(status);
+    };
     const stop = async () => {
       stopping = true;
       state.readiness = "draining";

@@ -4,7 +4,7 @@
  * requests finish within `server.drain`, exit 0; a second signal exits at once).
  */
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { type AdminState, createAdminServer } from "../admin/server.ts";
@@ -87,6 +87,9 @@ function proxyServer(config: Config): Server {
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headers / 4))),
     requireHostHeader: true,
     joinDuplicateHeaders: false,
+    // Only WebSocket upgrades go to the tunnel; any other Upgrade (h2c) is
+    // served as plain HTTP/1.1, its Upgrade header dropped as hop-by-hop.
+    shouldUpgradeCallback: (req: IncomingMessage) => /^websocket$/i.test(req.headers.upgrade ?? ""),
   };
   const tls = config.server.tls;
   if (tls === undefined) return createHttpServer(options);
@@ -178,6 +181,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
       state.readiness = "draining";
+      gateway.draining = true;
       await watcher?.close();
       const drainMs = gateway.runtime.config.server.drain;
       logger.info({ inFlight: gateway.inFlight, drainMs }, "draining");
@@ -189,6 +193,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
       });
       await Promise.race([gateway.whenIdle(), deadline]);
       clearTimeout(timer);
+      // Idle now means no request left; at the deadline this also cuts the late ones.
       proxy.closeAllConnections();
       upgrades.closeAll();
       await closed;

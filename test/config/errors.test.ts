@@ -245,6 +245,16 @@ const mistakes: Mistake[] = [
     ],
   },
   {
+    name: "a timeout of 0 (Node would never time out)",
+    text: doc("server: { timeouts: { keepAlive: 0s } }", BASE),
+    problems: [problem("1:34", "server.timeouts.keepAlive", "must be longer than 0")],
+  },
+  {
+    name: "a version header that names a reserved header",
+    text: doc("server: { versionHeader: Content-Length }", BASE),
+    problems: [problem("1:26", "server.versionHeader", "already gives a meaning to")],
+  },
+  {
     name: "a headers timeout longer than the request timeout",
     text: doc("server: { timeouts: { headers: 2m, request: 30s } }", BASE),
     problems: [
