@@ -78,11 +78,6 @@ export class UpgradeHandler {
     });
   }
 
-  /** Open tunnels (WebSockets) right now. */
-  get open(): number {
-    return this.sockets.size;
-  }
-
   /** Ends every tunnel: the last step of a drain. */
   closeAll(): void {
     for (const socket of this.sockets) socket.destroy();

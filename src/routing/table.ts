@@ -140,8 +140,6 @@ export interface CompiledRule {
   readonly upstream: string;
   readonly conditions: readonly CompiledCondition[];
   readonly holds: Predicate;
-  /** Set when the rule has a hash condition. */
-  readonly hash: CompiledHash | undefined;
 }
 
 export interface CompiledRoute {
@@ -540,7 +538,6 @@ export class RouteTable {
             upstream: versions.get(rule.to) as string,
             conditions,
             holds: allOf(conditions, codegen),
-            hash: conditions.find((c) => c.hash !== undefined)?.hash,
           };
         }),
       };
