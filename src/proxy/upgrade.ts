@@ -18,8 +18,8 @@ interface UpgradeState {
   version: string;
   versionHeader: string;
   headers: string[];
-  /** Called when the upstream answers 101. */
-  upgraded: () => void;
+  /** Called with the upstream's status: 101, or the answer it relays instead. */
+  answered: (status: number) => void;
 }
 
 /** Skips the one `destroySoon()` that http-proxy-3 calls after its error callback. */
@@ -70,11 +70,14 @@ export class UpgradeHandler {
         const value = headers[i + 1] as string;
         proxyReq.setHeader(name, previous === undefined ? value : [String(previous), value].flat());
       }
-      // Runs before http-proxy-3's own "upgrade" listener writes the 101 to the client.
-      proxyReq.on("upgrade", (proxyRes: IncomingMessage) => {
+      // These run before http-proxy-3's own listeners write the answer to the
+      // client: a 101, or any other answer (a 403, say), which it relays.
+      const answer = (proxyRes: IncomingMessage) => {
         if (state.versionHeader !== "") proxyRes.headers[state.versionHeader] = state.version;
-        state.upgraded();
-      });
+        state.answered(proxyRes.statusCode ?? 101);
+      };
+      proxyReq.on("upgrade", answer);
+      proxyReq.on("response", answer);
     });
   }
 
@@ -169,10 +172,10 @@ export class UpgradeHandler {
         version,
         versionHeader,
         headers,
-        upgraded: () => {
+        answered: (status) => {
           if (answered) return;
           answered = true;
-          record(101, version, upstreamName, target.url);
+          record(status, version, upstreamName, target.url);
         },
       });
       this.proxy.ws(

@@ -79,3 +79,21 @@ t.test("a canary whose TLS handshake fails falls back to stable", async (t) => {
   t.equal(answer.status, 200);
   t.equal(answer.headers["x-graygate-version"], "stable");
 });
+
+t.test("an upgrade the upstream refuses (403) reaches the client, counted as 403", async (t) => {
+  const refusing = await startRawUpstream(t, (socket) => {
+    socket.once("data", () => {
+      socket.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 6\r\nconnection: close\r\n\r\nno, ws");
+    });
+  });
+  const gg = await startGraygate(t, config([canaryRoute("refuse", refusing.url, refusing.url)]));
+  const port = Number(new URL(gg.proxy).port);
+  const { head } = await rawExchange(
+    port,
+    "GET /socket HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+  );
+  t.match(head, /^HTTP\/1\.1 403/);
+  t.match(head.toLowerCase(), /x-graygate-version: stable/);
+  const metrics = await (await fetch(`${gg.admin}/metrics`)).text();
+  t.match(metrics, /graygate_requests_total\{route="refuse",version="stable",[^}]*code="403"\} 1/);
+});
