@@ -15,6 +15,7 @@ import { clientAddress, hostOf } from "../routing/facts.ts";
 import { type CompiledRoute, type Decision, NO_MATCH, type RouteTable } from "../routing/table.ts";
 import { classifyUpstreamError, type ErrorCode, sendError } from "./errors.ts";
 import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import type { HealthChecker } from "./health.ts";
 import type { Upstream, UpstreamTarget } from "./upstreams.ts";
 
 /** Everything one loaded config owns; requests keep the one they started with. */
@@ -24,6 +25,8 @@ export interface Runtime {
   readonly table: RouteTable;
   readonly upstreams: ReadonlyMap<string, Upstream>;
   readonly loadedAt: Date;
+  /** Its health checkers, once started (see runtime/reload.ts). */
+  readonly health: HealthChecker[];
 }
 
 /** A request as graygate reads its target: origin-form, or absolute-form turned into it. */

@@ -142,6 +142,7 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
     metrics,
     logger,
     applyServerSettings: () => {},
+    healthChecks: false,
     onApplied: (next) => {
       current = next;
       broadcast({ type: "config", file: next.file, text: next.text });

@@ -11,6 +11,7 @@ import type { Config } from "../config/schema.ts";
 import { effectiveLevel, type Logger } from "../observe/log.ts";
 import type { Metrics } from "../observe/metrics.ts";
 import type { Gateway, Runtime } from "../proxy/gateway.ts";
+import { healthCheckers } from "../proxy/health.ts";
 import { buildUpstreams, type PoolRegistry } from "../proxy/upstreams.ts";
 import { compileTable } from "../routing/table.ts";
 
@@ -30,7 +31,44 @@ export function buildRuntime(loaded: LoadedConfig, pools: PoolRegistry): Runtime
     table: compileTable(loaded.config),
     upstreams: buildUpstreams(loaded.config, pools),
     loadedAt: new Date(),
+    health: [],
   };
+}
+
+/** Starts a runtime's health checkers; each change of a target's state is reported. */
+export function startHealthChecks(runtime: Runtime, metrics: Metrics, logger: Logger): void {
+  const settings = new Map(
+    Object.entries(runtime.config.upstreams).map(([name, upstream]) => [
+      name,
+      upstream.healthCheck,
+    ]),
+  );
+  const checkers = healthCheckers(runtime.upstreams, settings, (upstream, target) => {
+    metrics.targetUp.labels(upstream, target.url).set(target.up ? 1 : 0);
+    const log = target.up ? logger.info.bind(logger) : logger.warn.bind(logger);
+    log(
+      { upstream, target: target.url, up: target.up },
+      target.up ? "target healthy" : "target unhealthy",
+    );
+  });
+  runtime.health.push(...checkers);
+  for (const checker of checkers) checker.start();
+}
+
+export function stopHealthChecks(runtime: Runtime): void {
+  for (const checker of runtime.health.splice(0)) checker.stop();
+}
+
+/** A target the new config keeps starts in the state the old one knew. */
+function carryHealth(previous: Runtime, next: Runtime): void {
+  for (const [name, upstream] of next.upstreams) {
+    const before = previous.upstreams.get(name);
+    if (before === undefined) continue;
+    for (const target of upstream.targets) {
+      const known = before.targets.find((t) => t.url === target.url);
+      if (known !== undefined) target.up = known.up;
+    }
+  }
 }
 
 /** Settings read only at start: a change to them is reported, not applied. */
@@ -56,6 +94,8 @@ export interface ReloaderOptions {
   applyServerSettings: (config: Config) => void;
   /** Told of each config applied (the primary passes it on to its workers). */
   onApplied?: (loaded: LoadedConfig) => void;
+  /** false on a primary: its workers check the targets. */
+  healthChecks?: boolean;
 }
 
 export class Reloader {
@@ -120,7 +160,12 @@ export class Reloader {
       return { result: "rejected", problems: [problem] };
     }
     const previous = gateway.runtime;
+    carryHealth(previous, runtime);
     gateway.runtime = runtime;
+    if (this.options.healthChecks !== false) {
+      stopHealthChecks(previous);
+      startHealthChecks(runtime, metrics, logger);
+    }
     gateway.accessLog = loaded.config.log.access;
     logger.level = effectiveLevel(loaded.config.log.level);
     this.options.applyServerSettings(loaded.config);

@@ -18,7 +18,7 @@ import { Metrics } from "../observe/metrics.ts";
 import { Gateway } from "../proxy/gateway.ts";
 import { UpgradeHandler } from "../proxy/upgrade.ts";
 import { PoolRegistry } from "../proxy/upstreams.ts";
-import { buildRuntime, Reloader } from "./reload.ts";
+import { buildRuntime, Reloader, startHealthChecks, stopHealthChecks } from "./reload.ts";
 
 export interface ServeOptions {
   configFile: string;
@@ -119,6 +119,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   const runtime = buildRuntime(loaded, pools);
   metrics.configLoaded(loaded.hash, "success", false);
   metrics.setTargets(runtime.upstreams);
+  startHealthChecks(runtime, metrics, logger);
 
   const proto = config.server.tls === undefined ? "http" : "https";
   const gateway = new Gateway(runtime, metrics, logger, proto);
@@ -182,6 +183,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
     stopping ??= (async () => {
       state.readiness = "draining";
       gateway.draining = true;
+      stopHealthChecks(gateway.runtime);
       await watcher?.close();
       const drainMs = gateway.runtime.config.server.drain;
       logger.info({ inFlight: gateway.inFlight, drainMs }, "draining");
