@@ -9,6 +9,7 @@
  */
 import { z } from "zod";
 import { isValidCidr } from "../net/cidr.ts";
+import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
 import { DURATION_PATTERN, parseDuration } from "./duration.ts";
 import { isValidListen } from "./listen.ts";
 import { targetProblem } from "./target.ts";
@@ -18,13 +19,7 @@ const nameText = "a name: letters, digits, '.', '_' or '-', starting with a lett
 
 /** Headers the version header must not replace: hop-by-hop, framing, routing and graygate's own. */
 const RESERVED_VERSION_HEADERS = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
+  ...HOP_BY_HOP_HEADERS,
   "host",
   "content-length",
   "content-type",

@@ -4,18 +4,7 @@
  * headers set with any client copies dropped.
  */
 import type { IncomingHttpHeaders } from "node:http";
-
-/** RFC 9110 §7.6.1 hop-by-hop headers, plus the legacy and HTTP/2-upgrade ones. */
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "te",
-  "trailer",
-  "transfer-encoding",
-  "upgrade",
-  "http2-settings",
-]);
+import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
 
 /** The names a Connection header lists (lower case); usually none. */
 export function connectionTokens(
@@ -72,7 +61,8 @@ export function upstreamRequestHeaders(
   const out: string[] = [];
   const named = connectionTokens(headers.connection);
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || OWN_REQUEST_HEADERS.has(name) || name === versionHeader) continue;
+    if (HOP_BY_HOP_HEADERS.has(name) || OWN_REQUEST_HEADERS.has(name) || name === versionHeader)
+      continue;
     if (named?.has(name) === true) continue;
     const value = headers[name];
     if (value === undefined) continue;
@@ -110,7 +100,7 @@ export function clientResponseHeaders(
   const out: Record<string, string | string[]> = {};
   const named = connectionTokens(headers.connection);
   for (const name in headers) {
-    if (HOP_BY_HOP.has(name) || name === versionHeader) continue;
+    if (HOP_BY_HOP_HEADERS.has(name) || name === versionHeader) continue;
     if (named?.has(name) === true) continue;
     const value = headers[name];
     if (value !== undefined) out[name] = value;
