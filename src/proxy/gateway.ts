@@ -27,6 +27,8 @@ export interface Runtime {
   readonly loadedAt: Date;
   /** Its health checkers, once started (see runtime/reload.ts). */
   readonly health: HealthChecker[];
+  /** Requests running on it: a replaced runtime's pools close when this is 0. */
+  active: number;
 }
 
 /** A request as graygate reads its target: origin-form, or absolute-form turned into it. */
@@ -83,6 +85,7 @@ export class Gateway {
   /** Requests being served (for drain). */
   inFlight = 0;
   private idleWaiters: (() => void)[] = [];
+  private readonly retired = new Map<Runtime, (live: readonly Runtime[]) => void>();
 
   constructor(runtime: Runtime, metrics: Metrics, logger: Logger, proto: "http" | "https") {
     this.runtime = runtime;
@@ -96,6 +99,7 @@ export class Gateway {
     const runtime = this.runtime;
     const start = performance.now();
     this.inFlight++;
+    runtime.active++;
     const exchange = new Exchange(this, runtime, req, res, start);
     exchange.begin();
   };
@@ -106,7 +110,24 @@ export class Gateway {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  requestDone(): void {
+  /**
+   * A runtime a reload replaced: once its last request is done, `release` is
+   * told which runtimes still hold pools (so that a fallback on the old one
+   * never meets a closed pool).
+   */
+  retire(runtime: Runtime, release: (live: readonly Runtime[]) => void): void {
+    this.retired.set(runtime, release);
+    if (runtime.active === 0) this.released(runtime);
+  }
+
+  private released(runtime: Runtime): void {
+    const release = this.retired.get(runtime);
+    this.retired.delete(runtime);
+    release?.([this.runtime, ...this.retired.keys()]);
+  }
+
+  requestDone(runtime: Runtime): void {
+    if (--runtime.active === 0 && this.retired.has(runtime)) this.released(runtime);
     if (--this.inFlight === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
@@ -408,6 +429,6 @@ class Exchange implements Dispatcher.DispatchHandler {
       requestId: this.requestId,
       client: this.client,
     });
-    gateway.requestDone();
+    gateway.requestDone(this.runtime);
   }
 }

@@ -32,6 +32,7 @@ export function buildRuntime(loaded: LoadedConfig, pools: PoolRegistry): Runtime
     upstreams: buildUpstreams(loaded.config, pools),
     loadedAt: new Date(),
     health: [],
+    active: 0,
   };
 }
 
@@ -178,11 +179,14 @@ export class Reloader {
     }
     logger.info({ trigger, hash: loaded.hash, previous: previous.loaded.hash }, "config reloaded");
 
-    const inUse = new Set(
-      [...runtime.upstreams.values()].flatMap((upstream) => upstream.targets.map((t) => t.pool)),
-    );
-    // Not awaited: closing waits for the old requests, the reload need not.
-    void pools.retain(inUse);
+    // Pools only the old runtime used close after its last request: until
+    // then a fallback there must still find its stable pool open.
+    gateway.retire(previous, (live) => {
+      const inUse = new Set(
+        live.flatMap((r) => [...r.upstreams.values()].flatMap((u) => u.targets.map((t) => t.pool))),
+      );
+      void pools.retain(inUse);
+    });
     this.options.onApplied?.(loaded);
     return { result: "applied", hash: loaded.hash };
   }
