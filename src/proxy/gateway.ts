@@ -63,6 +63,24 @@ export function requestTarget(url: string | undefined): RequestTarget | undefine
   return undefined;
 }
 
+/** How many Host fields a request carries (names compared without allocating). */
+export function hostCount(rawHeaders: readonly string[]): number {
+  let count = 0;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    if (
+      name.length === 4 &&
+      (name.charCodeAt(0) | 32) === 104 &&
+      (name.charCodeAt(1) | 32) === 111 &&
+      (name.charCodeAt(2) | 32) === 115 &&
+      (name.charCodeAt(3) | 32) === 116
+    ) {
+      count++;
+    }
+  }
+  return count;
+}
+
 /** Client gave up: nginx's 499, so that the metrics and log tell it from a server error. */
 export const CLIENT_CLOSED = 499;
 
@@ -221,7 +239,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     res.on("close", this.onClientClose);
     const target = requestTarget(req.url);
-    if (target === undefined) {
+    if (target === undefined || hostCount(req.rawHeaders) > 1) {
+      // RFC 9112 §3.2: more than one Host is a 400 (Node keeps the first and goes on).
       this.fail("bad_request");
       return;
     }

@@ -10,7 +10,7 @@ import { createProxyServer } from "http-proxy-3";
 import { methodLabel } from "../observe/metrics.ts";
 import { NO_MATCH } from "../routing/table.ts";
 import { classifyUpstreamError } from "./errors.ts";
-import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
+import { CLIENT_CLOSED, type Gateway, hostCount, requestFacts, requestTarget } from "./gateway.ts";
 import { acceptableRequestId, upstreamRequestHeaders } from "./headers.ts";
 import type { UpstreamTarget } from "./upstreams.ts";
 
@@ -98,7 +98,7 @@ export class UpgradeHandler {
     const incomingId = req.headers["x-request-id"];
     const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     const target = requestTarget(req.url);
-    if (target === undefined) {
+    if (target === undefined || hostCount(req.rawHeaders) > 1) {
       rejectUpgrade(socket, 400, "bad_request", { route: NO_MATCH, version: NO_MATCH, requestId });
       return;
     }

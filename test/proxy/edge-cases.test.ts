@@ -97,3 +97,15 @@ t.test("an upgrade the upstream refuses (403) reaches the client, counted as 403
   const metrics = await (await fetch(`${gg.admin}/metrics`)).text();
   t.match(metrics, /graygate_requests_total\{route="refuse",version="stable",[^}]*code="403"\} 1/);
 });
+
+t.test("two Host headers: 400, never forwarded (RFC 9112 §3.2)", async (t) => {
+  const gg = await startGraygate(t, config([canaryRoute("hosts", echo.url, echo.url)]));
+  const before = echo.seen.length;
+  const { head, body } = await rawExchange(
+    Number(new URL(gg.proxy).port),
+    "GET /twice HTTP/1.1\r\nHost: a.test\r\nhost: b.test\r\nconnection: close\r\n\r\n",
+  );
+  t.match(head, /^HTTP\/1\.1 400/);
+  t.match(body, /"error":"bad_request"/);
+  t.equal(echo.seen.length, before, "the upstream saw nothing");
+});
