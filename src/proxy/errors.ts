@@ -25,12 +25,18 @@ const MESSAGES: Record<ErrorCode, string> = {
   bad_request: "the request cannot be forwarded",
 };
 
-export function sendError(
-  res: ServerResponse,
+export interface ErrorDetail {
+  route: string;
+  version: string;
+  requestId: string;
+  versionHeader: string;
+}
+
+/** The status, headers and JSON body of one of graygate's own errors. */
+export function errorAnswer(
   code: ErrorCode,
-  detail: { route: string; version: string; requestId: string; versionHeader: string },
-): { status: number; bytes: number } {
-  const status = ERROR_STATUS[code];
+  detail: ErrorDetail,
+): { status: number; headers: Record<string, string>; body: string } {
   const body = JSON.stringify({
     error: code,
     message: MESSAGES[code],
@@ -47,9 +53,18 @@ export function sendError(
   if (detail.versionHeader !== "" && detail.version !== "none") {
     headers[detail.versionHeader] = detail.version;
   }
+  return { status: ERROR_STATUS[code], headers, body };
+}
+
+export function sendError(
+  res: ServerResponse,
+  code: ErrorCode,
+  detail: ErrorDetail,
+): { status: number; bytes: number } {
+  const { status, headers, body } = errorAnswer(code, detail);
   res.writeHead(status, headers);
   res.end(body);
-  return { status, bytes: Buffer.byteLength(body) };
+  return { status, bytes: Number(headers["content-length"]) };
 }
 
 /** The reason label and the answer for an upstream failure seen before any response byte. */

@@ -9,7 +9,7 @@ import type { Duplex } from "node:stream";
 import { createProxyServer } from "http-proxy-3";
 import { methodLabel } from "../observe/metrics.ts";
 import { NO_MATCH } from "../routing/table.ts";
-import { classifyUpstreamError } from "./errors.ts";
+import { classifyUpstreamError, type ErrorCode, type ErrorDetail, errorAnswer } from "./errors.ts";
 import { CLIENT_CLOSED, type Gateway, hostCount, requestFacts, requestTarget } from "./gateway.ts";
 import { acceptableRequestId, upstreamRequestHeaders } from "./headers.ts";
 import type { UpstreamTarget } from "./upstreams.ts";
@@ -30,18 +30,13 @@ function holdSocket(socket: Duplex): void {
   };
 }
 
-/** Writes a JSON error as a raw HTTP response on a socket that was asking to upgrade. */
-function rejectUpgrade(
-  socket: Duplex,
-  status: number,
-  code: string,
-  detail: Record<string, string>,
-): void {
+/** Writes one of graygate's JSON errors as a raw HTTP response on a socket that asked to upgrade. */
+function rejectUpgrade(socket: Duplex, code: ErrorCode, detail: ErrorDetail): void {
   if (socket.destroyed) return;
-  const body = JSON.stringify({ error: code, message: code.replaceAll("_", " "), ...detail });
+  const { status, headers, body } = errorAnswer(code, detail);
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n` +
-      `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n${lines.join("")}connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -97,16 +92,21 @@ export class UpgradeHandler {
     socket.once("close", () => this.sockets.delete(socket));
     const incomingId = req.headers["x-request-id"];
     const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
+    const versionHeader = runtime.config.server.versionHeader;
     const target = requestTarget(req.url);
     if (target === undefined || hostCount(req.rawHeaders) > 1) {
-      rejectUpgrade(socket, 400, "bad_request", { route: NO_MATCH, version: NO_MATCH, requestId });
+      rejectUpgrade(socket, "bad_request", {
+        route: NO_MATCH,
+        version: NO_MATCH,
+        requestId,
+        versionHeader,
+      });
       return;
     }
     const { facts, peer } = requestFacts(req, target, runtime.table);
     const decision = runtime.table.decide(facts);
     const route = decision.compiled;
     const method = methodLabel(req.method ?? "GET");
-    const versionHeader = runtime.config.server.versionHeader;
     const record = (status: number, version: string, upstream: string, targetUrl: string) => {
       const entry = metrics.version(decision.route, version, upstream);
       metrics.countRequest(entry, method, status);
@@ -129,7 +129,12 @@ export class UpgradeHandler {
       });
     };
     if (route === undefined) {
-      rejectUpgrade(socket, 404, "no_route", { route: NO_MATCH, version: NO_MATCH, requestId });
+      rejectUpgrade(socket, "no_route", {
+        route: NO_MATCH,
+        version: NO_MATCH,
+        requestId,
+        versionHeader,
+      });
       record(404, NO_MATCH, NO_MATCH, "");
       return;
     }
@@ -143,7 +148,12 @@ export class UpgradeHandler {
       upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
     }
     if (upstreamTarget === undefined) {
-      rejectUpgrade(socket, 503, "no_healthy_target", { route: route.name, version, requestId });
+      rejectUpgrade(socket, "no_healthy_target", {
+        route: route.name,
+        version,
+        requestId,
+        versionHeader,
+      });
       record(503, version, upstreamName, "");
       return;
     }
@@ -206,10 +216,11 @@ export class UpgradeHandler {
             { requestId, target: target.url, err: error.message },
             "websocket upstream failed",
           );
-          rejectUpgrade(socket, 502, "upstream_unreachable", {
+          rejectUpgrade(socket, "upstream_unreachable", {
             route: route.name,
             version,
             requestId,
+            versionHeader,
           });
           record(502, version, upstreamName, target.url);
         },
