@@ -17,7 +17,13 @@ import { Metrics } from "../observe/metrics.ts";
 import { Gateway } from "../proxy/gateway.ts";
 import { PoolRegistry } from "../proxy/upstreams.ts";
 import { buildRuntime, Reloader } from "./reload.ts";
-import { addressText, listenOn, startServer, warnIfAdminExposed } from "./serve.ts";
+import {
+  addressText,
+  listenOn,
+  onShutdownSignal,
+  startServer,
+  warnIfAdminExposed,
+} from "./serve.ts";
 
 type Json = MetricObjectWithValues<MetricValue<string>>[];
 
@@ -240,51 +246,38 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
   process.on("SIGHUP", onHangup);
   for (let i = 0; i < count; i++) fork();
 
-  return new Promise<number>((resolve) => {
+  const killWorkers = () => {
+    for (const worker of workers.keys()) worker.process.kill("SIGKILL");
+  };
+  const stop = async () => {
+    stopping = true;
+    state.readiness = "draining";
+    await watcher.close();
+    const drainMs = current.config.server.drain;
+    logger.info({ workers: workers.size, drainMs }, "draining workers");
+    const exits = [...workers.keys()].map(
+      (worker) =>
+        new Promise<void>((done) => (worker.isDead() ? done() : worker.once("exit", () => done()))),
+    );
+    broadcast({ type: "drain" });
+    // Workers honour the drain budget; past it (and a margin) they are ended.
+    const deadline = setTimeout(killWorkers, drainMs + 5000);
+    await Promise.all(exits);
+    clearTimeout(deadline);
+    admin?.closeAllConnections();
+    await new Promise<void>((done) => admin?.close(() => done()));
+    logger.info("stopped");
+    flush();
+  };
+  const startFailed = new Promise<number>((resolve) => {
     failedAtStart = (status) => {
       stopping = true;
-      for (const worker of workers.keys()) worker.process.kill("SIGKILL");
+      killWorkers();
       admin?.close();
       void watcher.close();
       flush();
       resolve(status);
     };
-    const stop = async () => {
-      stopping = true;
-      state.readiness = "draining";
-      await watcher.close();
-      const drainMs = current.config.server.drain;
-      logger.info({ workers: workers.size, drainMs }, "draining workers");
-      const exits = [...workers.keys()].map(
-        (worker) =>
-          new Promise<void>((done) =>
-            worker.isDead() ? done() : worker.once("exit", () => done()),
-          ),
-      );
-      broadcast({ type: "drain" });
-      // Workers honour the drain budget; past it (and a margin) they are ended.
-      const deadline = setTimeout(() => {
-        for (const worker of workers.keys()) worker.process.kill("SIGKILL");
-      }, drainMs + 5000);
-      await Promise.all(exits);
-      clearTimeout(deadline);
-      admin?.closeAllConnections();
-      await new Promise<void>((done) => admin?.close(() => done()));
-      logger.info("stopped");
-      flush();
-      resolve(0);
-    };
-    let signalled = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (signalled) {
-        process.stderr.write(`graygate: second ${signal}, exiting now\n`);
-        for (const worker of workers.keys()) worker.process.kill("SIGKILL");
-        process.exit(1);
-      }
-      signalled = true;
-      void stop();
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
   });
+  return Promise.race([onShutdownSignal(stop, killWorkers), startFailed]);
 }

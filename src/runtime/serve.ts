@@ -229,15 +229,27 @@ export function warnIfAdminExposed(config: Config, logger: Logger): void {
 
 /** Serves until SIGTERM or SIGINT, then drains; resolves to the exit status. */
 export function runUntilSignal(server: RunningServer): Promise<number> {
+  return onShutdownSignal(server.stop);
+}
+
+/**
+ * On the first SIGTERM or SIGINT, runs `stop` and resolves 0 (1 if it
+ * fails); a second signal exits at once with status 1, after `beforeForcedExit`.
+ */
+export function onShutdownSignal(
+  stop: () => Promise<void>,
+  beforeForcedExit: () => void = () => {},
+): Promise<number> {
   return new Promise<number>((resolve) => {
     let signalled = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (signalled) {
         process.stderr.write(`graygate: second ${signal}, exiting now\n`);
+        beforeForcedExit();
         process.exit(1);
       }
       signalled = true;
-      server.stop().then(
+      stop().then(
         () => resolve(0),
         () => resolve(1),
       );
