@@ -97,7 +97,6 @@ export class Gateway {
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly proto: "http" | "https";
-  accessLog: boolean;
   /** Set by a drain: responses then close their connections (no next request to drop). */
   draining = false;
   /** Requests being served (for drain). */
@@ -110,7 +109,6 @@ export class Gateway {
     this.metrics = metrics;
     this.logger = logger;
     this.proto = proto;
-    this.accessLog = runtime.config.log.access;
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -154,7 +152,7 @@ export class Gateway {
   }
 
   writeAccess(entry: AccessEntry): void {
-    if (this.accessLog) this.logger.info(entry);
+    if (this.runtime.config.log.access) this.logger.info(entry);
   }
 }
 

@@ -167,7 +167,6 @@ export class Reloader {
       stopHealthChecks(previous);
       startHealthChecks(runtime, metrics, logger);
     }
-    gateway.accessLog = loaded.config.log.access;
     logger.level = effectiveLevel(loaded.config.log.level);
     this.options.applyServerSettings(loaded.config);
     metrics.configLoaded(loaded.hash, "success", true);
