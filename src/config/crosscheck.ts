@@ -39,9 +39,59 @@ function isAnyAddress(host: string | undefined): boolean {
   return host === undefined || host === "0.0.0.0" || host === "::" || host === "0:0:0:0:0:0:0:0";
 }
 
+/** Two written durations, both valid, the first longer than the second (else false: the schema reports bad ones). */
+function longerThan(first: unknown, second: unknown): boolean {
+  return (
+    typeof first === "string" &&
+    typeof second === "string" &&
+    DURATION_PATTERN.test(first) &&
+    DURATION_PATTERN.test(second) &&
+    parseDuration(first) > parseDuration(second)
+  );
+}
+
+/** The maps whose keys are names the operator chooses (the others report unknown keys). */
+const NAMED_MAPS = new Set([
+  "header",
+  "cookie",
+  "query",
+  "cidrs",
+  "upstreams",
+  "features",
+  "versions",
+]);
+
+/**
+ * Keys named `__proto__` in maps of names: a JavaScript object cannot hold
+ * one as a key, so validation would never see it and a condition would
+ * silently vanish (and then hold for every request).
+ */
+function protoKeys(value: unknown, path: PathSegment[], problems: CrossProblem[]): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => {
+      protoKeys(item, [...path, i], problems);
+    });
+    return;
+  }
+  if (!isRecord(value)) return;
+  const named = NAMED_MAPS.has(String(path.at(-1)));
+  for (const key of Object.keys(value)) {
+    if (key === "__proto__" && named) {
+      problems.push({
+        path: [...path, key],
+        message: '"__proto__" cannot be used as a key',
+        atKey: true,
+      });
+      continue;
+    }
+    protoKeys(value[key], [...path, key], problems);
+  }
+}
+
 export function crosscheck(document: unknown): CrossProblem[] {
   const problems: CrossProblem[] = [];
   if (!isRecord(document)) return problems;
+  protoKeys(document, [], problems);
   const upstreams = isRecord(document.upstreams) ? Object.keys(document.upstreams) : [];
   const upstreamSet = new Set(upstreams);
   const regionConfigured = isRecord(document.region);
@@ -140,17 +190,26 @@ export function crosscheck(document: unknown): CrossProblem[] {
   const timeouts = isRecord(server.timeouts) ? server.timeouts : {};
   const headersTimeout = timeouts.headers ?? "10s";
   const requestTimeout = timeouts.request ?? "60s";
-  if (
-    typeof headersTimeout === "string" &&
-    typeof requestTimeout === "string" &&
-    DURATION_PATTERN.test(headersTimeout) &&
-    DURATION_PATTERN.test(requestTimeout) &&
-    parseDuration(headersTimeout) > parseDuration(requestTimeout)
-  ) {
+  if (longerThan(headersTimeout, requestTimeout)) {
     problems.push({
       path: ["server", "timeouts", timeouts.headers === undefined ? "request" : "headers"],
       message: `timeouts.headers (${headersTimeout}) must not be longer than timeouts.request (${requestTimeout}): the headers are part of the request`,
     });
+  }
+  if (isRecord(document.upstreams)) {
+    for (const [name, upstream] of Object.entries(document.upstreams)) {
+      const outlier = isRecord(upstream) ? upstream.outlierDetection : undefined;
+      if (!isRecord(outlier)) continue;
+      const base = outlier.baseEjectionTime ?? "10s";
+      const max = outlier.maxEjectionTime ?? "5m";
+      if (longerThan(base, max)) {
+        const key = outlier.maxEjectionTime === undefined ? "baseEjectionTime" : "maxEjectionTime";
+        problems.push({
+          path: ["upstreams", name, "outlierDetection", key],
+          message: `maxEjectionTime (${max}) must not be shorter than baseEjectionTime (${base})`,
+        });
+      }
+    }
   }
   const admin = isRecord(document.admin) ? document.admin : {};
   const proxyListen = parseListen(

@@ -204,7 +204,18 @@ const server = z.strictObject({
   trustedProxies: cidrList
     .default([])
     .meta({ description: "Peers whose X-Forwarded-For and region header are believed." }),
-  maxHeaderBytes: z.int().min(1024).max(1_048_576).default(16384),
+  maxHeaderBytes: z
+    .int()
+    .min(1024)
+    .max(1_048_576)
+    .default(16384)
+    .meta({ description: "The request line and headers together; more is answered 431." }),
+  maxHeaderCount: z
+    .int()
+    .min(8)
+    .max(10_000)
+    .default(100)
+    .meta({ description: "Header fields a request may have; more is answered 431." }),
   timeouts: timeouts.prefault({}),
   drain: duration.prefault("20s").meta({ description: "Graceful shutdown budget." }),
   versionHeader: z
@@ -262,6 +273,21 @@ const upstream = z.strictObject({
       healthyAfter: z.int().min(1).default(2),
     })
     .optional(),
+  outlierDetection: z
+    .strictObject({
+      consecutiveFailures: z.int().min(0).default(5).meta({
+        description:
+          "Connections in a row that could not be made (refused, timed out, TLS failed) before a target is ejected; 0 turns ejection off.",
+      }),
+      baseEjectionTime: timeout
+        .prefault("10s")
+        .meta({ description: "The first ejection's length; each one in a row doubles it." }),
+      maxEjectionTime: timeout
+        .prefault("5m")
+        .meta({ description: "The longest an ejection lasts." }),
+    })
+    .prefault({})
+    .meta({ description: "Passive ejection of targets whose connections fail." }),
   tls: z
     .strictObject({
       ca: z.string().min(1).optional().meta({ description: "PEM CA bundle file." }),

@@ -46,6 +46,23 @@ const withVersions = (versions: string) => doc(BASE.slice(0, 4), `    versions: 
 
 const mistakes: Mistake[] = [
   {
+    name: "a cookie named __proto__ (it would vanish from the condition, which would always hold)",
+    text: withRules("{ name: x, when: { cookie: { __proto__: x } }, to: canary }"),
+    problems: [
+      problem(
+        "7:38",
+        "routes[0].rules[0].when.cookie.__proto__",
+        '"__proto__" cannot be used as a key',
+      ),
+      problem("7:60", "routes[0].rules[0].to", /canary/),
+    ],
+  },
+  {
+    name: "__proto__ as a key where no key is known",
+    text: doc("server: { __proto__: { listen: x } }", BASE),
+    problems: [problem("1:11", "server.__proto__", 'unknown key "__proto__"')],
+  },
+  {
     name: "a percent above 100",
     text: withRules("{ name: x, when: { random: 101 }, to: stable }"),
     problems: [problem("7:36", "routes[0].rules[0].when.random", "must be from 0 to 100")],

@@ -33,6 +33,7 @@ t.test("a good config loads, with every default applied", async (t) => {
     workers: 1,
     trustedProxies: [],
     maxHeaderBytes: 16384,
+    maxHeaderCount: 100,
     timeouts: {
       headers: 10000,
       request: 60000,
@@ -46,7 +47,16 @@ t.test("a good config loads, with every default applied", async (t) => {
   t.strictSame(config.admin, { listen: "127.0.0.1:9090" });
   t.equal(config.region, undefined, "no region unless written");
   t.strictSame(config.features, {});
-  t.strictSame(config.upstreams, { a: { targets: ["http://10.0.0.1:8080"] } });
+  t.strictSame(config.upstreams, {
+    a: {
+      targets: ["http://10.0.0.1:8080"],
+      outlierDetection: {
+        consecutiveFailures: 5,
+        baseEjectionTime: 10000,
+        maxEjectionTime: 300000,
+      },
+    },
+  });
   const [route] = config.routes;
   t.equal(route?.fallback, true, "fallback defaults to true");
   t.strictSame(route?.rules, [{ name: "x", enabled: true, when: { random: 5 }, to: "stable" }]);
