@@ -255,12 +255,15 @@ export class Metrics {
 
   /** graygate_upstream_target_up for the running config's targets; the others' series go. */
   setTargets(
-    upstreams: ReadonlyMap<string, { readonly targets: readonly { url: string; up: boolean }[] }>,
+    upstreams: ReadonlyMap<
+      string,
+      { readonly targets: readonly { url: string; available: boolean }[] }
+    >,
   ): void {
     const next = new Map<string, [string, string]>();
     for (const [name, upstream] of upstreams) {
       for (const target of upstream.targets) {
-        this.targetUp.labels(name, target.url).set(target.up ? 1 : 0);
+        this.targetUp.labels(name, target.url).set(target.available ? 1 : 0);
         next.set(`${name}\0${target.url}`, [name, target.url]);
       }
     }

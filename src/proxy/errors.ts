@@ -1,5 +1,6 @@
 /** graygate's own error answers: JSON, with the route, version and request id (SPEC §4). */
-import type { ServerResponse } from "node:http";
+import { type ServerResponse, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import type { UpstreamErrorReason } from "../observe/metrics.ts";
 
 export type ErrorCode =
@@ -7,7 +8,13 @@ export type ErrorCode =
   | "upstream_unreachable"
   | "no_healthy_target"
   | "upstream_timeout"
-  | "bad_request";
+  | "bad_request"
+  | "method_not_allowed"
+  | "request_timeout"
+  | "content_too_large"
+  | "expectation_failed"
+  | "header_fields_too_large"
+  | "http_version_not_supported";
 
 export const ERROR_STATUS: Record<ErrorCode, number> = {
   no_route: 404,
@@ -15,6 +22,12 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   no_healthy_target: 503,
   upstream_timeout: 504,
   bad_request: 400,
+  method_not_allowed: 405,
+  request_timeout: 408,
+  content_too_large: 413,
+  expectation_failed: 417,
+  header_fields_too_large: 431,
+  http_version_not_supported: 505,
 };
 
 const MESSAGES: Record<ErrorCode, string> = {
@@ -22,7 +35,13 @@ const MESSAGES: Record<ErrorCode, string> = {
   upstream_unreachable: "the upstream could not be reached",
   no_healthy_target: "no healthy target is left for this upstream",
   upstream_timeout: "the upstream did not answer in time",
-  bad_request: "the request cannot be forwarded",
+  bad_request: "the request is malformed or ambiguous and cannot be forwarded",
+  method_not_allowed: "CONNECT is not served: graygate is a reverse proxy",
+  request_timeout: "the request did not arrive in time",
+  content_too_large: "the request's chunk extensions are too large",
+  expectation_failed: "only the expectation 100-continue is supported",
+  header_fields_too_large: "the request has too many header fields, or they are too large",
+  http_version_not_supported: "only HTTP/1.0 and HTTP/1.1 are served here",
 };
 
 export interface ErrorDetail {
@@ -67,6 +86,33 @@ export function sendError(
   return { status, bytes: Number(headers["content-length"]) };
 }
 
+/**
+ * Writes one of graygate's JSON errors as a raw HTTP/1.1 response on a
+ * socket no ServerResponse owns (a parse error, an upgrade, CONNECT), then
+ * closes it.
+ */
+export function writeRawError(socket: Duplex, code: ErrorCode, detail: ErrorDetail): number {
+  const { status, headers, body } = errorAnswer(code, detail);
+  if (socket.destroyed || !socket.writable) {
+    socket.destroy();
+    return status;
+  }
+  let head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n`;
+  for (const name in headers) head += `${name}: ${headers[name]}\r\n`;
+  socket.end(`${head}connection: close\r\n\r\n${body}`);
+  // Fully closed once written: a client still sending must not keep a half-open socket.
+  if (socket.writableFinished) socket.destroy();
+  else socket.once("finish", () => socket.destroy());
+  return status;
+}
+
+/** Node's and OpenSSL's codes for a TLS connection that could not be made. */
+const TLS_FAILURE =
+  /^(?:ERR_SSL_|ERR_TLS_|EPROTO$|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|HOSTNAME_MISMATCH$)/;
+
+/** The code of the error a WebSocket upgrade gets when the upstream does not answer in time. */
+export const UPGRADE_ANSWER_TIMEOUT = "GRAYGATE_UPGRADE_ANSWER_TIMEOUT";
+
 /** The reason label and the answer for an upstream failure seen before any response byte. */
 export function classifyUpstreamError(error: Error): {
   reason: UpstreamErrorReason;
@@ -83,8 +129,10 @@ export function classifyUpstreamError(error: Error): {
     case "EAI_AGAIN":
       return { reason: "refused", code: "upstream_unreachable", notDelivered: true };
     case "UND_ERR_CONNECT_TIMEOUT":
+    case "ECONNECT_TIMEOUT": // http-proxy-3's, for WebSocket tunnels
       return { reason: "timeout", code: "upstream_timeout", notDelivered: true };
     case "UND_ERR_HEADERS_TIMEOUT":
+    case UPGRADE_ANSWER_TIMEOUT:
       return { reason: "timeout", code: "upstream_timeout", notDelivered: false };
     case "ECONNRESET":
     case "EPIPE":
@@ -92,6 +140,10 @@ export function classifyUpstreamError(error: Error): {
     case "UND_ERR_CLOSED":
       return { reason: "reset", code: "upstream_unreachable", notDelivered: false };
     default:
+      // A certificate that fails verification, or a handshake that fails: nothing was sent.
+      if (TLS_FAILURE.test(code)) {
+        return { reason: "other", code: "upstream_unreachable", notDelivered: true };
+      }
       return { reason: "other", code: "upstream_unreachable", notDelivered: false };
   }
 }

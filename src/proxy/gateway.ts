@@ -5,6 +5,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
@@ -13,9 +15,10 @@ import type { AccessEntry, Logger } from "../observe/log.ts";
 import { type Metrics, methodLabel, type VersionMetrics } from "../observe/metrics.ts";
 import { clientAddress, hostOf } from "../routing/facts.ts";
 import { type CompiledRoute, type Decision, NO_MATCH, type RouteTable } from "../routing/table.ts";
-import { classifyUpstreamError, type ErrorCode, sendError } from "./errors.ts";
+import { classifyUpstreamError, ERROR_STATUS, type ErrorCode, sendError } from "./errors.ts";
 import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import type { HealthChecker } from "./health.ts";
+import { requestProblem } from "./request-checks.ts";
 import type { Upstream, UpstreamTarget } from "./upstreams.ts";
 
 /** Everything one loaded config owns; requests keep the one they started with. */
@@ -37,6 +40,8 @@ export interface RequestTarget {
   url: string;
   path: string;
   query: string;
+  /** For an absolute-form target: its host, lower case, without the port. */
+  authority?: string;
 }
 
 export function requestTarget(url: string | undefined): RequestTarget | undefined {
@@ -50,35 +55,19 @@ export function requestTarget(url: string | undefined): RequestTarget | undefine
   // Absolute-form (RFC 9112 §3.2.2): forwarded in origin-form, never to the host it names.
   if (/^https?:\/\//i.test(url)) {
     // The raw path from the first "/" after the authority: never normalised.
-    const slash = url.indexOf("/", url.indexOf("//") + 2);
+    const authorityStart = url.indexOf("//") + 2;
+    const slash = url.indexOf("/", authorityStart);
     const rest = slash === -1 ? "/" : url.slice(slash);
     if (!URL.canParse(url)) return undefined;
+    const authority = hostOf(new URL(url).host);
     const mark = rest.indexOf("?");
     const hash = rest.indexOf("#");
     const clean = hash === -1 ? rest : rest.slice(0, hash);
     return mark === -1 || (hash !== -1 && hash < mark)
-      ? { url: clean, path: clean, query: "" }
-      : { url: clean, path: clean.slice(0, mark), query: clean.slice(mark + 1) };
+      ? { url: clean, path: clean, query: "", authority }
+      : { url: clean, path: clean.slice(0, mark), query: clean.slice(mark + 1), authority };
   }
   return undefined;
-}
-
-/** How many Host fields a request carries (names compared without allocating). */
-export function hostCount(rawHeaders: readonly string[]): number {
-  let count = 0;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    if (
-      name.length === 4 &&
-      (name.charCodeAt(0) | 32) === 104 &&
-      (name.charCodeAt(1) | 32) === 111 &&
-      (name.charCodeAt(2) | 32) === 115 &&
-      (name.charCodeAt(3) | 32) === 116
-    ) {
-      count++;
-    }
-  }
-  return count;
 }
 
 /** Client gave up: nginx's 499, so that the metrics and log tell it from a server error. */
@@ -91,6 +80,29 @@ class ClientClosedError extends Error {
   }
 }
 
+/** The upstream's answer could not be relayed (Node refused its status line or headers). */
+class UnrelayableAnswerError extends Error {
+  constructor(cause: unknown) {
+    super(`the upstream's answer cannot be relayed: ${(cause as Error).message}`, { cause });
+    this.name = "UnrelayableAnswerError";
+  }
+}
+
+/** Methods that may be sent again on another target (RFC 9110 §9.2.2). */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+
+/** Errors of undici's own making: nothing was wrong with the target's connection. */
+const NOT_CONNECTION_FAILURES = new Set([
+  "UND_ERR_INVALID_ARG",
+  "UND_ERR_DESTROYED",
+  "UND_ERR_CLOSED",
+  "UND_ERR_ABORTED",
+]);
+
+/** The exchange whose request a client connection is sending (its parse errors are that request's). */
+const CURRENT_EXCHANGE = Symbol("graygate.exchange");
+type ServedSocket = Socket & { [CURRENT_EXCHANGE]?: Exchange | undefined };
+
 export class Gateway {
   /** Swapped whole on reload; a request reads it once, at its start. */
   runtime: Runtime;
@@ -101,6 +113,11 @@ export class Gateway {
   draining = false;
   /** Requests being served (for drain). */
   inFlight = 0;
+  /**
+   * server.maxHeaderCount as the listener was started with: Node's own limit
+   * (one more) is fixed per connection, so a reload does not change it.
+   */
+  readonly maxHeaderCount: number;
   private idleWaiters: (() => void)[] = [];
   private readonly retired = new Map<Runtime, (live: readonly Runtime[]) => void>();
 
@@ -109,6 +126,7 @@ export class Gateway {
     this.metrics = metrics;
     this.logger = logger;
     this.proto = proto;
+    this.maxHeaderCount = runtime.config.server.maxHeaderCount;
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -117,8 +135,21 @@ export class Gateway {
     this.inFlight++;
     runtime.active++;
     const exchange = new Exchange(this, runtime, req, res, start);
+    exchange.socket[CURRENT_EXCHANGE] = exchange;
     exchange.begin();
   };
+
+  /**
+   * The client's connection broke its own request after the headers (a bad
+   * chunk, a timeout): the exchange of that request answers `code`, if one
+   * is running. False when none is (the error is the connection's).
+   */
+  rejectRunning(socket: Socket, code: ErrorCode): boolean {
+    const exchange = (socket as ServedSocket)[CURRENT_EXCHANGE];
+    if (exchange === undefined) return false;
+    exchange.reject(code);
+    return true;
+  }
 
   /** Resolves when no request is in flight. */
   whenIdle(): Promise<void> {
@@ -153,6 +184,30 @@ export class Gateway {
 
   writeAccess(entry: AccessEntry): void {
     if (this.runtime.config.log.access) this.logger.info(entry);
+  }
+
+  /** A request refused before any routing (a parse error, CONNECT): counted and logged as one. */
+  countRefused(method: string, status: number, requestId: string, socket: Duplex): void {
+    const metrics = this.metrics;
+    metrics.countRequest(
+      metrics.version(NO_MATCH, NO_MATCH, NO_MATCH),
+      methodLabel(method),
+      status,
+    );
+    this.writeAccess({
+      msg: "request",
+      method,
+      path: "",
+      status,
+      route: NO_MATCH,
+      version: NO_MATCH,
+      rule: "default",
+      target: "",
+      duration: 0,
+      bytes: 0,
+      requestId,
+      client: normalizeAddress((socket as Socket).remoteAddress ?? ""),
+    });
   }
 }
 
@@ -192,6 +247,8 @@ class Exchange implements Dispatcher.DispatchHandler {
   private readonly runtime: Runtime;
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
+  /** Kept: Node unsets req.socket once the response is done. */
+  readonly socket: ServedSocket;
   private readonly start: number;
   private readonly versionHeader: string;
   private readonly method: string;
@@ -204,6 +261,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private version = NO_MATCH;
   private upstream: Upstream | undefined;
   private upstreamTarget: UpstreamTarget | undefined;
+  private headers: string[] = [];
   private entry: VersionMetrics | undefined;
   private controller: Dispatcher.DispatchController | undefined;
   private status = 0;
@@ -211,6 +269,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   private done = false;
   private clientGone = false;
   private fellBack = false;
+  private retried = false;
   private hasBody = false;
   /** undici calls onRequestStart only on a connected socket: before it, nothing was sent. */
   private requestStarted = false;
@@ -226,6 +285,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.runtime = runtime;
     this.req = req;
     this.res = res;
+    this.socket = req.socket as ServedSocket;
     this.start = start;
     this.versionHeader = runtime.config.server.versionHeader;
     this.method = methodLabel(req.method ?? "GET");
@@ -237,9 +297,14 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     res.on("close", this.onClientClose);
     const target = requestTarget(req.url);
-    if (target === undefined || hostCount(req.rawHeaders) > 1) {
-      // RFC 9112 §3.2: more than one Host is a 400 (Node keeps the first and goes on).
-      this.fail("bad_request");
+    const problem =
+      target === undefined
+        ? "bad_request"
+        : requestProblem(req, this.gateway.maxHeaderCount, target.authority);
+    if (target === undefined || problem !== undefined) {
+      // Whatever follows on this connection cannot be trusted to be framed as it looks.
+      res.shouldKeepAlive = false;
+      this.fail(problem ?? "bad_request");
       return;
     }
     this.target = target;
@@ -260,25 +325,46 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.send(decision.version, decision.upstream);
   }
 
+  /** The client broke its request after the headers: answer `code` and stop the upstream request. */
+  reject(code: ErrorCode): void {
+    if (this.done) return;
+    const res = this.res;
+    if (res.headersSent) {
+      // The answer is under way: only a broken response can tell the client.
+      res.destroy();
+      this.finish(ERROR_STATUS[code]);
+    } else {
+      this.fail(code);
+    }
+    this.controller?.abort(new ClientClosedError());
+  }
+
   /** Sends the request to a version's upstream (first try, or the fallback). */
   private send(version: string, upstreamName: string): void {
     const gateway = this.gateway;
     const route = this.route as CompiledRoute;
+    const upstream = this.runtime.upstreams.get(upstreamName);
     this.version = version;
-    this.upstream = this.runtime.upstreams.get(upstreamName);
+    this.upstream = upstream;
     this.entry = gateway.metrics.version(route.name, version, upstreamName);
     this.entry.inFlight.inc();
-    const target = this.upstream?.pick();
+    let target = upstream?.pick();
     if (target === undefined) {
-      gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
-      if (!this.tryFallback()) this.fail("no_healthy_target");
-      return;
+      if (this.canFallBack()) {
+        gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
+        this.fallBack();
+        return;
+      }
+      // Nowhere else to go: a passively ejected target rather than none (upstreams.ts).
+      target = upstream?.pickEjected();
+      if (target === undefined) {
+        gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
+        this.fail("no_healthy_target");
+        return;
+      }
     }
-    this.upstreamTarget = target;
-    this.requestStarted = false;
-    this.controller = undefined;
     const decision = this.decision as Decision;
-    const headers = upstreamRequestHeaders(
+    this.headers = upstreamRequestHeaders(
       this.req.headers,
       this.versionHeader,
       {
@@ -291,27 +377,59 @@ class Exchange implements Dispatcher.DispatchHandler {
       },
       false,
     );
+    this.dispatch(target);
+  }
+
+  private dispatch(target: UpstreamTarget): void {
+    this.upstreamTarget = target;
+    this.requestStarted = false;
+    this.controller = undefined;
     target.pool.dispatch(
       {
         path: (this.target as RequestTarget).url,
         method: this.req.method ?? "GET",
-        headers,
+        headers: this.headers,
         body: this.hasBody ? this.req : null,
       },
       this,
     );
   }
 
+  /** The request body, if any, has not been read: the request can still go elsewhere. */
+  private bodyUntouched(): boolean {
+    return !this.clientGone && !(this.hasBody && this.req.readableDidRead);
+  }
+
   /** To stable, once, when the route allows it and the request body is still unread. */
-  private tryFallback(): boolean {
+  private canFallBack(): boolean {
     const route = this.route as CompiledRoute;
-    if (this.fellBack || !route.fallback || this.version === "stable" || this.clientGone)
-      return false;
-    if (this.hasBody && this.req.readableDidRead) return false;
+    return !this.fellBack && route.fallback && this.version !== "stable" && this.bodyUntouched();
+  }
+
+  private fallBack(): void {
+    const route = this.route as CompiledRoute;
     this.fellBack = true;
     this.gateway.metrics.countFallback(route.name, this.version, "stable");
     this.entry?.inFlight.dec();
     this.send("stable", route.stableUpstream);
+  }
+
+  /**
+   * Once per request, an idempotent request whose connection could not be
+   * made goes to another target of the same upstream.
+   */
+  private retryElsewhere(failed: UpstreamTarget): boolean {
+    if (this.retried || !IDEMPOTENT.has(this.req.method ?? "") || !this.bodyUntouched()) {
+      return false;
+    }
+    const other = this.upstream?.pickOther(failed);
+    if (other === undefined) return false;
+    this.retried = true;
+    this.gateway.logger.debug(
+      { requestId: this.requestId, failed: failed.url, retry: other.url },
+      "connection failed: retrying on another target",
+    );
+    this.dispatch(other);
     return true;
   }
 
@@ -328,24 +446,32 @@ class Exchange implements Dispatcher.DispatchHandler {
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
     this.requestStarted = true;
-    if (this.clientGone) controller.abort(new ClientClosedError());
+    if (this.clientGone || this.done) controller.abort(new ClientClosedError());
   }
 
   onResponseStart(
-    _controller: Dispatcher.DispatchController,
+    controller: Dispatcher.DispatchController,
     statusCode: number,
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
     // Informational answers (100, 103) are not the response: wait for the final one.
     if (statusCode < 200) return;
+    (this.upstreamTarget as UpstreamTarget).answered();
     this.status = statusCode;
-    if (this.gateway.draining) this.res.shouldKeepAlive = false;
+    const res = this.res;
+    if (this.gateway.draining) res.shouldKeepAlive = false;
     const out = clientResponseHeaders(headers, this.versionHeader, this.version);
-    if (statusMessage !== undefined && statusMessage !== "") {
-      this.res.writeHead(statusCode, statusMessage, out);
-    } else {
-      this.res.writeHead(statusCode, out);
+    try {
+      if (statusMessage !== undefined && statusMessage !== "") {
+        res.writeHead(statusCode, statusMessage, out);
+      } else {
+        res.writeHead(statusCode, out);
+      }
+    } catch (error) {
+      // Node refuses to send what undici accepted: nothing went out; answer 502.
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      controller.abort(new UnrelayableAnswerError(error));
     }
   }
 
@@ -370,24 +496,40 @@ class Exchange implements Dispatcher.DispatchHandler {
     }
     const entry = this.entry as VersionMetrics;
     const metrics = this.gateway.metrics;
+    const target = this.upstreamTarget as UpstreamTarget;
     if (this.res.headersSent) {
       // Broken mid-body: the client must see a broken response, not a short "success".
       metrics.countUpstreamError(entry, classifyUpstreamError(error).reason);
       this.gateway.logger.warn(
-        { requestId: this.requestId, target: this.upstreamTarget?.url, err: error.message },
+        { requestId: this.requestId, target: target.url, err: error.message },
         "upstream failed mid-response",
       );
       this.res.destroy(error);
       this.finish(this.status);
       return;
     }
+    const errorCode = (error as { code?: string }).code ?? "";
+    if (errorCode === "UND_ERR_INVALID_ARG") {
+      // undici refused the request itself (a header it will not send): the client's doing.
+      this.fail("bad_request");
+      return;
+    }
     const { reason, code, notDelivered } = classifyUpstreamError(error);
     metrics.countUpstreamError(entry, reason);
+    // Not connected (refused, timed out, TLS failed): the request never left.
+    const unsent =
+      notDelivered || (!this.requestStarted && !NOT_CONNECTION_FAILURES.has(errorCode));
+    if (unsent) {
+      target.connectFailed();
+      if (this.retryElsewhere(target)) return;
+    }
     const idempotent = this.method === "GET" || this.method === "HEAD" || this.method === "OPTIONS";
-    const unsent = notDelivered || !this.requestStarted; // e.g. a TLS handshake that failed
-    if ((unsent || (reason === "reset" && idempotent)) && this.tryFallback()) return;
+    if ((unsent || (reason === "reset" && idempotent)) && this.canFallBack()) {
+      this.fallBack();
+      return;
+    }
     this.gateway.logger.warn(
-      { requestId: this.requestId, target: this.upstreamTarget?.url, err: error.message, reason },
+      { requestId: this.requestId, target: target.url, err: error.message, reason },
       "upstream request failed",
     );
     this.fail(code);
@@ -420,6 +562,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     const gateway = this.gateway;
     const metrics = gateway.metrics;
     const decision = this.decision;
+    const socket = this.socket;
+    if (socket[CURRENT_EXCHANGE] === this) socket[CURRENT_EXCHANGE] = undefined;
     const seconds = (performance.now() - this.start) / 1000;
     const route = this.route?.name ?? NO_MATCH;
     const rule = decision?.rule ?? "default";

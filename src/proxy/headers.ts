@@ -49,6 +49,21 @@ const OWN_REQUEST_HEADERS = new Set([
 ]);
 
 /**
+ * A header spelt with "_" where graygate's own or a hop-by-hop header has
+ * "-" (x_forwarded_for): servers that fold "_" into "-" would take it for
+ * the real one, so it is dropped, as nginx drops underscored headers.
+ */
+function shadowsOwnHeader(name: string, versionHeader: string): boolean {
+  const dashed = name.replaceAll("_", "-");
+  return (
+    OWN_REQUEST_HEADERS.has(dashed) ||
+    HOP_BY_HOP_HEADERS.has(dashed) ||
+    dashed === "host" ||
+    dashed === versionHeader
+  );
+}
+
+/**
  * The upstream request's headers as undici takes them: a flat
  * [name, value, name, value, …] list.
  */
@@ -64,6 +79,7 @@ export function upstreamRequestHeaders(
     if (HOP_BY_HOP_HEADERS.has(name) || OWN_REQUEST_HEADERS.has(name) || name === versionHeader)
       continue;
     if (named?.has(name) === true) continue;
+    if (name.indexOf("_") !== -1 && shadowsOwnHeader(name, versionHeader)) continue;
     const value = headers[name];
     if (value === undefined) continue;
     if (typeof value === "string") {

@@ -15,21 +15,15 @@ type HealthSettings = NonNullable<UpstreamConfig["healthCheck"]>;
 export class HealthChecker {
   private readonly target: UpstreamTarget;
   private readonly settings: HealthSettings;
-  private readonly onChange: (target: UpstreamTarget) => void;
   private timer: NodeJS.Timeout | undefined;
   private probe: AbortController | undefined;
   private failures = 0;
   private successes = 0;
   private stopped = true;
 
-  constructor(
-    target: UpstreamTarget,
-    settings: HealthSettings,
-    onChange: (target: UpstreamTarget) => void,
-  ) {
+  constructor(target: UpstreamTarget, settings: HealthSettings) {
     this.target = target;
     this.settings = settings;
-    this.onChange = onChange;
   }
 
   start(): void {
@@ -79,16 +73,15 @@ export class HealthChecker {
     if (healthy) {
       this.failures = 0;
       this.successes++;
-      if (!target.up && this.successes >= this.settings.healthyAfter) {
-        target.up = true;
-        this.onChange(target);
+      // A passing probe also ends a passive ejection (as Envoy does by default).
+      if (target.ejected || (!target.healthy && this.successes >= this.settings.healthyAfter)) {
+        target.setHealthy(true);
       }
     } else {
       this.successes = 0;
       this.failures++;
-      if (target.up && this.failures >= this.settings.unhealthyAfter) {
-        target.up = false;
-        this.onChange(target);
+      if (target.healthy && this.failures >= this.settings.unhealthyAfter) {
+        target.setHealthy(false);
       }
     }
   }
@@ -98,15 +91,12 @@ export class HealthChecker {
 export function healthCheckers(
   upstreams: ReadonlyMap<string, Upstream>,
   settings: ReadonlyMap<string, HealthSettings | undefined>,
-  onChange: (upstream: string, target: UpstreamTarget) => void,
 ): HealthChecker[] {
   const checkers: HealthChecker[] = [];
   for (const [name, upstream] of upstreams) {
     const check = settings.get(name);
     if (check === undefined) continue;
-    for (const target of upstream.targets) {
-      checkers.push(new HealthChecker(target, check, (changed) => onChange(name, changed)));
-    }
+    for (const target of upstream.targets) checkers.push(new HealthChecker(target, check));
   }
   return checkers;
 }

@@ -4,20 +4,25 @@
  * socket on either side must never throw out of the process.
  */
 import { randomUUID } from "node:crypto";
-import { type ClientRequest, type IncomingMessage, STATUS_CODES } from "node:http";
+import type { ClientRequest, IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { createProxyServer } from "http-proxy-3";
 import { methodLabel } from "../observe/metrics.ts";
 import { NO_MATCH } from "../routing/table.ts";
-import { classifyUpstreamError, type ErrorCode, type ErrorDetail, errorAnswer } from "./errors.ts";
-import { CLIENT_CLOSED, type Gateway, hostCount, requestFacts, requestTarget } from "./gateway.ts";
+import { classifyUpstreamError, UPGRADE_ANSWER_TIMEOUT, writeRawError } from "./errors.ts";
+import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
 import { acceptableRequestId, upstreamRequestHeaders } from "./headers.ts";
+import { requestProblem } from "./request-checks.ts";
 import type { UpstreamTarget } from "./upstreams.ts";
 
 interface UpgradeState {
   version: string;
   versionHeader: string;
   headers: string[];
+  /** The request target as received (http-proxy-3 would normalise it). */
+  path: string;
+  /** How long the upstream may take to answer the upgrade. */
+  answerTimeoutMs: number;
   /** Called with the upstream's status: 101, or the answer it relays instead. */
   answered: (status: number) => void;
 }
@@ -28,16 +33,6 @@ function holdSocket(socket: Duplex): void {
   held.destroySoon = () => {
     delete held.destroySoon;
   };
-}
-
-/** Writes one of graygate's JSON errors as a raw HTTP response on a socket that asked to upgrade. */
-function rejectUpgrade(socket: Duplex, code: ErrorCode, detail: ErrorDetail): void {
-  if (socket.destroyed) return;
-  const { status, headers, body } = errorAnswer(code, detail);
-  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
-  socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}\r\n${lines.join("")}connection: close\r\n\r\n${body}`,
-  );
 }
 
 export class UpgradeHandler {
@@ -56,7 +51,8 @@ export class UpgradeHandler {
     this.proxy.on("proxyReqWs", (proxyReq: ClientRequest, req: IncomingMessage) => {
       const state = this.states.get(req);
       if (state === undefined) return;
-      // Replace what http-proxy-3 copied from the client with graygate's headers.
+      // The raw path, and graygate's headers in place of what http-proxy-3 copied.
+      proxyReq.path = state.path;
       for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
       const headers = state.headers;
       for (let i = 0; i < headers.length; i += 2) {
@@ -68,9 +64,15 @@ export class UpgradeHandler {
       // These run before http-proxy-3's own listeners write the answer to the
       // client: a 101, or any other answer (a 403, say), which it relays.
       const answer = (proxyRes: IncomingMessage) => {
+        proxyReq.setTimeout(0);
         if (state.versionHeader !== "") proxyRes.headers[state.versionHeader] = state.version;
         state.answered(proxyRes.statusCode ?? 101);
       };
+      // An upstream that takes the connection but never answers must not hold the client.
+      proxyReq.setTimeout(state.answerTimeoutMs, () => {
+        const error = new Error("the upstream did not answer the upgrade in time");
+        proxyReq.destroy(Object.assign(error, { code: UPGRADE_ANSWER_TIMEOUT }));
+      });
       proxyReq.on("upgrade", answer);
       proxyReq.on("response", answer);
     });
@@ -94,13 +96,18 @@ export class UpgradeHandler {
     const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     const versionHeader = runtime.config.server.versionHeader;
     const target = requestTarget(req.url);
-    if (target === undefined || hostCount(req.rawHeaders) > 1) {
-      rejectUpgrade(socket, "bad_request", {
+    const problem =
+      target === undefined
+        ? "bad_request"
+        : requestProblem(req, gateway.maxHeaderCount, target.authority);
+    if (target === undefined || problem !== undefined) {
+      const status = writeRawError(socket, problem ?? "bad_request", {
         route: NO_MATCH,
         version: NO_MATCH,
         requestId,
         versionHeader,
       });
+      gateway.countRefused(req.method ?? "", status, requestId, socket);
       return;
     }
     const { facts, peer } = requestFacts(req, target, runtime.table);
@@ -129,7 +136,7 @@ export class UpgradeHandler {
       });
     };
     if (route === undefined) {
-      rejectUpgrade(socket, "no_route", {
+      writeRawError(socket, "no_route", {
         route: NO_MATCH,
         version: NO_MATCH,
         requestId,
@@ -148,7 +155,7 @@ export class UpgradeHandler {
       upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
     }
     if (upstreamTarget === undefined) {
-      rejectUpgrade(socket, "no_healthy_target", {
+      writeRawError(socket, "no_healthy_target", {
         route: route.name,
         version,
         requestId,
@@ -164,7 +171,8 @@ export class UpgradeHandler {
       answered = true;
     });
 
-    const tunnel = (target: UpstreamTarget, firstHead: Buffer) => {
+    const connectTimeout = runtime.config.server.timeouts.upstreamConnect;
+    const tunnel = (via: UpstreamTarget, firstHead: Buffer) => {
       const headers = upstreamRequestHeaders(
         req.headers,
         versionHeader,
@@ -182,21 +190,33 @@ export class UpgradeHandler {
         version,
         versionHeader,
         headers,
+        path: target.url,
+        answerTimeoutMs: runtime.config.server.timeouts.upstreamResponse,
         answered: (status) => {
           if (answered) return;
           answered = true;
-          record(status, version, upstreamName, target.url);
+          via.answered();
+          record(status, version, upstreamName, via.url);
         },
       });
       this.proxy.ws(
         req,
         socket,
         firstHead,
-        { target: target.origin, changeOrigin: false },
+        {
+          target: via.origin,
+          changeOrigin: false,
+          connectTimeout,
+          // The upstream's TLS settings, as for HTTP. `ssl` seeds the outgoing
+          // options (a fresh object: http-proxy-3 fills it in); it takes `ca` only from here.
+          ca: via.tls.ca,
+          ssl: { servername: via.tls.serverName },
+        },
         (error: Error) => {
           if (answered) return;
-          const { reason, notDelivered } = classifyUpstreamError(error);
+          const { reason, code, notDelivered } = classifyUpstreamError(error);
           metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
+          if (notDelivered) via.connectFailed();
           const stable =
             route.fallback && version !== "stable" && notDelivered
               ? runtime.upstreams.get(route.stableUpstream)?.pick()
@@ -213,16 +233,16 @@ export class UpgradeHandler {
           }
           answered = true;
           gateway.logger.warn(
-            { requestId, target: target.url, err: error.message },
+            { requestId, target: via.url, err: error.message },
             "websocket upstream failed",
           );
-          rejectUpgrade(socket, "upstream_unreachable", {
+          const status = writeRawError(socket, code, {
             route: route.name,
             version,
             requestId,
             versionHeader,
           });
-          record(502, version, upstreamName, target.url);
+          record(status, version, upstreamName, via.url);
         },
       );
     };

@@ -36,7 +36,10 @@ export function buildRuntime(loaded: LoadedConfig, pools: PoolRegistry): Runtime
   };
 }
 
-/** Starts a runtime's health checkers; each change of a target's state is reported. */
+/**
+ * Starts a runtime's health checkers, and reports each change of a target's
+ * availability (a probe's verdict, a passive ejection) in the gauge and the log.
+ */
 export function startHealthChecks(runtime: Runtime, metrics: Metrics, logger: Logger): void {
   const settings = new Map(
     Object.entries(runtime.config.upstreams).map(([name, upstream]) => [
@@ -44,20 +47,36 @@ export function startHealthChecks(runtime: Runtime, metrics: Metrics, logger: Lo
       upstream.healthCheck,
     ]),
   );
-  const checkers = healthCheckers(runtime.upstreams, settings, (upstream, target) => {
-    metrics.targetUp.labels(upstream, target.url).set(target.up ? 1 : 0);
-    const log = target.up ? logger.info.bind(logger) : logger.warn.bind(logger);
-    log(
-      { upstream, target: target.url, up: target.up },
-      target.up ? "target healthy" : "target unhealthy",
-    );
-  });
+  for (const [name, upstream] of runtime.upstreams) {
+    for (const target of upstream.targets) {
+      target.onChange = (changed, cause) => {
+        metrics.targetUp.labels(name, changed.url).set(changed.available ? 1 : 0);
+        const fields = { upstream: name, target: changed.url, up: changed.available };
+        if (changed.available) {
+          logger.info(fields, cause === "readmitted" ? "target readmitted" : "target healthy");
+        } else if (cause === "ejected") {
+          const seconds = Math.round((changed.ejectedUntil - Date.now()) / 100) / 10;
+          logger.warn({ ...fields, failures: changed.connectFailures, seconds }, "target ejected");
+        } else {
+          logger.warn(fields, "target unhealthy");
+        }
+      };
+    }
+  }
+  const checkers = healthCheckers(runtime.upstreams, settings);
   runtime.health.push(...checkers);
   for (const checker of checkers) checker.start();
 }
 
+/** Stops a runtime's checkers and ejection timers: its targets report no more. */
 export function stopHealthChecks(runtime: Runtime): void {
   for (const checker of runtime.health.splice(0)) checker.stop();
+  for (const upstream of runtime.upstreams.values()) {
+    for (const target of upstream.targets) {
+      target.stop();
+      target.onChange = undefined;
+    }
+  }
 }
 
 /** A target the new config keeps starts in the state the old one knew. */
@@ -67,7 +86,7 @@ function carryHealth(previous: Runtime, next: Runtime): void {
     if (before === undefined) continue;
     for (const target of upstream.targets) {
       const known = before.targets.find((t) => t.url === target.url);
-      if (known !== undefined) target.up = known.up;
+      if (known !== undefined) target.inherit(known);
     }
   }
 }
@@ -81,6 +100,8 @@ function restartOnlyChanges(before: Config, after: Config): string[] {
   if (before.server.workers !== after.server.workers) changed.push("server.workers");
   if (before.server.maxHeaderBytes !== after.server.maxHeaderBytes)
     changed.push("server.maxHeaderBytes");
+  if (before.server.maxHeaderCount !== after.server.maxHeaderCount)
+    changed.push("server.maxHeaderCount");
   if (before.admin.listen !== after.admin.listen) changed.push("admin.listen");
   return changed;
 }

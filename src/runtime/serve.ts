@@ -3,10 +3,17 @@
  * drain on SIGTERM/SIGINT (readiness off, stop accepting, let in-flight
  * requests finish within `server.drain`, exit 0; a second signal exits at once).
  */
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { type AdminState, createAdminServer } from "../admin/server.ts";
 import { parseListen } from "../config/listen.ts";
 import { type LoadedConfig, loadConfigFile } from "../config/load.ts";
@@ -15,9 +22,11 @@ import type { Config } from "../config/schema.ts";
 import { ConfigWatcher } from "../config/watch.ts";
 import { createLogger, effectiveLevel, type Logger } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
+import { type ErrorCode, writeRawError } from "../proxy/errors.ts";
 import { Gateway } from "../proxy/gateway.ts";
 import { UpgradeHandler } from "../proxy/upgrade.ts";
 import { PoolRegistry } from "../proxy/upstreams.ts";
+import { NO_MATCH } from "../routing/table.ts";
 import { buildRuntime, Reloader, startHealthChecks, stopHealthChecks } from "./reload.ts";
 
 export interface ServeOptions {
@@ -85,19 +94,85 @@ function proxyServer(config: Config): Server {
     ...timeoutSettings(config),
     // Node checks the two timeouts above only this often (30 s by default).
     connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(timeouts.headers / 4))),
-    requireHostHeader: true,
+    // Explicit, so that NODE_OPTIONS=--insecure-http-parser cannot loosen the parser.
+    insecureHTTPParser: false,
+    // Checked by graygate (request-checks.ts), so that the 400 is its JSON error.
+    requireHostHeader: false,
     joinDuplicateHeaders: false,
     // Only WebSocket upgrades go to the tunnel; any other Upgrade (h2c) is
     // served as plain HTTP/1.1, its Upgrade header dropped as hop-by-hop.
     shouldUpgradeCallback: (req: IncomingMessage) => /^websocket$/i.test(req.headers.upgrade ?? ""),
   };
   const tls = config.server.tls;
-  if (tls === undefined) return createHttpServer(options);
-  return createHttpsServer({
-    ...options,
-    cert: readFileSync(tls.cert),
-    key: readFileSync(tls.key),
-  }) as unknown as Server;
+  const server =
+    tls === undefined
+      ? createHttpServer(options)
+      : (createHttpsServer({
+          ...options,
+          cert: readFileSync(tls.cert),
+          key: readFileSync(tls.key),
+          // A client that never finishes its TLS handshake is held no longer than one that never sends headers.
+          handshakeTimeout: timeouts.headers,
+        }) as unknown as Server);
+  // Node keeps at most this many fields; one over the limit tells a request had too many (431).
+  server.maxHeadersCount = config.server.maxHeaderCount + 1;
+  return server;
+}
+
+/** A parse or timeout error's answer; undefined for a connection that failed (nothing to answer). */
+function clientErrorCode(code: string): ErrorCode | undefined {
+  switch (code) {
+    case "HPE_HEADER_OVERFLOW":
+      return "header_fields_too_large";
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return "content_too_large";
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return "request_timeout";
+    default:
+      return code.startsWith("HPE_") ? "bad_request" : undefined;
+  }
+}
+
+/**
+ * What Node's parser refused, or a client too slow, answered as graygate's
+ * JSON errors (Node's own answers are bare), counted, and the connection closed.
+ */
+function answerClientErrors(server: Server, gateway: Gateway): void {
+  const answerRaw = (socket: Duplex, code: ErrorCode, method: string) => {
+    const requestId = randomUUID();
+    const status = writeRawError(socket, code, {
+      route: NO_MATCH,
+      version: NO_MATCH,
+      requestId,
+      versionHeader: gateway.runtime.config.server.versionHeader,
+    });
+    gateway.countRefused(method, status, requestId, socket);
+  };
+  server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
+    const code = clientErrorCode(error.code ?? "");
+    if (code === undefined) {
+      socket.destroy();
+      return;
+    }
+    // The request being served broke its own body: its exchange answers.
+    if (gateway.rejectRunning(socket as Socket, code)) return;
+    // Bytes of another answer already went out: adding an error would corrupt it.
+    const running = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (running?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    answerRaw(socket, code, "");
+  });
+  // Only 100-continue is an expectation HTTP defines; Node answers it itself.
+  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
+    res.shouldKeepAlive = false;
+    answerRaw(res.socket as Duplex, "expectation_failed", req.method ?? "");
+  });
+  server.on("connect", (req: IncomingMessage, socket: Duplex) => {
+    socket.on("error", () => socket.destroy());
+    answerRaw(socket, "method_not_allowed", req.method ?? "");
+  });
 }
 
 export async function startServer(options: ServeOptions): Promise<StartResult> {
@@ -128,6 +203,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   const proxy = proxyServer(config);
   proxy.on("request", gateway.handle);
   proxy.on("upgrade", upgrades.handle);
+  answerClientErrors(proxy, gateway);
   const reloader = new Reloader({
     file: options.configFile,
     gateway,

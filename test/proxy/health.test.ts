@@ -8,6 +8,7 @@ import {
   send,
   startGraygate,
   startUpstream,
+  until,
 } from "./helpers.ts";
 
 /** An upstream that names itself, whose /healthz answers 200 or 500 as the test says. */
@@ -30,15 +31,6 @@ const check = {
   unhealthyAfter: 2,
   healthyAfter: 2,
 };
-
-/** Polls until `probe` is true (bounded: health changes take a few intervals). */
-async function until(t: Test, what: string, probe: () => Promise<boolean>) {
-  for (let i = 0; i < 200; i++) {
-    if (await probe()) return t.pass(what);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  t.fail(`never: ${what}`);
-}
 
 t.test("an unhealthy target is taken out, and put back when healthy again", async (t) => {
   const a = await switchable(t, "a");

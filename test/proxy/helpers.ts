@@ -227,6 +227,8 @@ export interface Answer {
 
 type RequestOptions = Omit<Dispatcher.RequestOptions, "origin" | "path" | "method"> & {
   method?: Dispatcher.HttpMethod | string;
+  /** In place of the test's agent (another CA, say). */
+  dispatcher?: Dispatcher;
 };
 
 /** One request through this graygate's agent (a path goes to the proxy), body unread. */
@@ -258,6 +260,15 @@ export function errorBody(t: Test, answer: Answer, status: number, error: string
   t.type(body.message, "string");
   t.equal(body.requestId, answer.headers["x-request-id"]);
   return body;
+}
+
+/** Polls until `probe` holds, then passes; fails after about 10 s (state that changes on timers). */
+export async function until(t: Test, what: string, probe: () => Promise<boolean>) {
+  for (let i = 0; i < 200; i++) {
+    if (await probe()) return t.pass(what);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  t.fail(`never: ${what}`);
 }
 
 /** The process still runs and still answers: healthz on admin and one proxied request. */
@@ -389,6 +400,38 @@ export async function startEcho(t: Test, version: string): Promise<Upstream & { 
       res.writeHead(200, { "content-type": "application/json", "x-upstream": version });
       res.end(JSON.stringify({ version, method: req.method, url: req.url }));
     });
+  });
+  return { ...upstream, seen };
+}
+
+/**
+ * An upstream that counts what reaches it: every byte on every connection,
+ * and the requests it parsed whole (each answered 200 "ok").
+ */
+export async function startRecorder(t: Test) {
+  /** parseErrors: requests the upstream's own (strict) parser refused. */
+  const seen = { bytes: 0, parseErrors: 0, requests: [] as Seen[] };
+  const upstream = await startUpstream(t, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      seen.requests.push({
+        method: req.method ?? "",
+        url: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks),
+      });
+      res.end("ok");
+    });
+  });
+  upstream.server.on("connection", (socket: Socket) => {
+    socket.on("data", (chunk: Buffer) => {
+      seen.bytes += chunk.length;
+    });
+  });
+  upstream.server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
+    if (error.code !== "ECONNRESET") seen.parseErrors++;
+    socket.destroy();
   });
   return { ...upstream, seen };
 }
