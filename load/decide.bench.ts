@@ -5,44 +5,10 @@
 import { cpus } from "node:os";
 import { loadConfigText } from "../src/config/load.ts";
 import { compileTable, type RequestFacts } from "../src/routing/table.ts";
+import { ROUTE_COUNT as ROUTES, tableYaml } from "./lib/route-table.ts";
 
-const ROUTES = 50;
 const RUN_MS = Number(process.env.BENCH_RUN_MS ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-function benchConfig(): string {
-  const lines = [
-    "server: { trustedProxies: [10.0.0.0/8] }",
-    "region: { header: x-region, cidrs: { eu-west: [10.1.0.0/16], us-east: [10.2.0.0/16, '2001:db8::/32'] } }",
-    "upstreams:",
-    "  v1: { targets: ['http://127.0.0.1:9001'] }",
-    "  v2: { targets: ['http://127.0.0.1:9002'] }",
-    "features:",
-    "  new-checkout: { when: { hash: { key: header:x-user-id, percent: 20 } } }",
-    "  office: { when: { ip: [10.50.0.0/16] } }",
-    "  off: { enabled: false }",
-    "routes:",
-  ];
-  for (let r = 0; r < ROUTES; r++) {
-    lines.push(
-      `  - name: svc${r}`,
-      `    match: { host: api${r % 5}.example.com, path: { prefix: /v1/svc${r}/ }, method: [GET, POST, PUT] }`,
-      "    versions: { stable: v1, canary: v2 }",
-      "    rules:",
-      "      - { name: force, when: { header: { x-canary: always } }, to: canary }",
-      "      - { name: optout, when: { cookie: { canary: never } }, to: stable }",
-      "      - { name: partners, when: { query: { app_key: [k-123, k-456, k-789] } }, to: canary }",
-      "      - { name: beta-ua, when: { header: { user-agent: { regex: '^ExampleApp/9\\.' } } }, to: canary }",
-      "      - { name: office, when: { ip: [10.50.0.0/16, '2001:db8:50::/48'] }, to: canary }",
-      "      - { name: debug, when: { header: { x-debug: { present: true } } }, to: canary }",
-      "      - { name: not-legacy, when: { header: { x-client: { not: { in: [legacy, old] } } }, path: { suffix: /beta } }, to: canary }",
-      "      - { name: eu, when: { region: [eu-west], hash: { key: [header:x-user-id, cookie:uid], percent: 10 } }, to: canary }",
-      "      - { name: sampled, enabled: false, when: { random: 5 }, to: canary }",
-      `      - { name: sticky, when: { hash: { key: [header:x-user-id, cookie:uid], percent: 25, salt: svc${r}-2026 } }, to: canary }`,
-    );
-  }
-  return `${lines.join("\n")}\n`;
-}
 
 function requests(count: number): RequestFacts[] {
   const out: RequestFacts[] = [];
@@ -69,7 +35,11 @@ function requests(count: number): RequestFacts[] {
   return out;
 }
 
-const loaded = loadConfigText(benchConfig(), "bench.yaml", {});
+const loaded = loadConfigText(
+  tableYaml({ stable: "http://127.0.0.1:9001", canary: "http://127.0.0.1:9002" }),
+  "bench.yaml",
+  {},
+);
 if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems, null, 2));
 const table = compileTable(loaded.loaded.config);
 // Round-trip through JSON so strings are flat, as Node's HTTP parser hands them over.

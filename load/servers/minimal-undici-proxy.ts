@@ -47,6 +47,7 @@ const server = createServer((req, res) => {
       res.end();
     });
 });
+// Keep-alive across the idle gaps between runs.
 server.keepAliveTimeout = 60_000;
 server.listen(0, "127.0.0.1", () => {
   process.stdout.write(`http://127.0.0.1:${(server.address() as AddressInfo).port}\n`);
