@@ -46,6 +46,21 @@ export function hashText(text: string): string {
   return createHash("sha256").update(text).digest("hex");
 }
 
+/**
+ * The sha256 of a file's bytes (the same as `LoadedConfig.hash` of its
+ * text), or undefined when it cannot be read: cheap enough to poll, where
+ * loading a large file would block for tens of milliseconds.
+ */
+export async function fileHash(file: string): Promise<string | undefined> {
+  try {
+    return createHash("sha256")
+      .update(await readFile(file))
+      .digest("hex");
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads and loads a file; an unreadable file is one problem at 1:1. */
 export async function loadConfigFile(
   file: string,

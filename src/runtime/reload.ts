@@ -5,7 +5,7 @@
  * runtime they started with; pools the new config no longer uses are closed
  * once their requests finish (undici's close waits for them).
  */
-import { type LoadedConfig, loadConfigFile } from "../config/load.ts";
+import { fileHash, type LoadedConfig, loadConfigFile } from "../config/load.ts";
 import { formatProblem, type Problem } from "../config/problems.ts";
 import type { Config } from "../config/schema.ts";
 import { effectiveLevel, type Logger } from "../observe/log.ts";
@@ -140,10 +140,17 @@ export class Reloader {
 
   private async run(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const { file, metrics, logger } = this.options;
+    if (trigger === "watch") {
+      // The bytes' hash first: the poll comes every 2 s, and parsing a large
+      // file each time would stall requests for nothing.
+      const seen = await fileHash(file);
+      // Missing for a moment (a rename-save, a re-create): wait for the file to be back.
+      if (seen === undefined) return { result: "unchanged", hash: this.lastSeen };
+      if (seen === this.lastSeen) return { result: "unchanged", hash: seen };
+    }
     const result = await loadConfigFile(file);
     const hash = result.ok ? result.loaded.hash : result.hash;
     if (trigger === "watch") {
-      // Missing for a moment (a rename-save, a re-create): wait for the file to be back.
       if (hash === undefined) return { result: "unchanged", hash: this.lastSeen };
       if (hash === this.lastSeen) return { result: "unchanged", hash };
     }
