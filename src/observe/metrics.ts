@@ -4,7 +4,10 @@
  * renders OpenMetrics, so one metric must never serve both formats).
  * Label values come only from the config (route, version, upstream, rule,
  * feature names) or from fixed sets (method, code, reason): never from a
- * request. Bound children are cached, so the hot path does no label hashing.
+ * request. The per-request series (requests, durations, decisions, features,
+ * in-flight) are plain numbers on the hot path, cached per label set, and
+ * handed to prom-client when it collects (a scrape): prom-client's own
+ * children hash and validate their labels on every inc and observe.
  */
 import client from "prom-client";
 
@@ -27,23 +30,75 @@ export function methodLabel(method: string): string {
 
 export type UpstreamErrorReason = "refused" | "reset" | "timeout" | "no_healthy_target" | "other";
 
-interface Child {
-  inc(value?: number): void;
+/** A counter series as a number; `reported` is what prom-client has been given. */
+class CounterCell {
+  value = 0;
+  reported = 0;
+  readonly labels: Record<string, string>;
+  constructor(labels: Record<string, string>) {
+    this.labels = labels;
+  }
+  inc(): void {
+    this.value++;
+  }
 }
-interface GaugeChild extends Child {
-  dec(value?: number): void;
-  set(value: number): void;
+
+/** A gauge series as a number. */
+class GaugeCell {
+  value = 0;
+  readonly labels: Record<string, string>;
+  constructor(labels: Record<string, string>) {
+    this.labels = labels;
+  }
+  inc(): void {
+    this.value++;
+  }
+  dec(): void {
+    this.value--;
+  }
 }
-interface HistogramChild {
-  observe(value: number): void;
+
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** A histogram series: per-bucket (not cumulative) counts, as prom-client keeps them. */
+class HistogramCell {
+  readonly counts = new Float64Array(DURATION_BUCKETS.length);
+  sum = 0;
+  count = 0;
+  readonly labels: Record<string, string>;
+  constructor(labels: Record<string, string>) {
+    this.labels = labels;
+  }
+  observe(value: number): void {
+    const buckets = DURATION_BUCKETS;
+    let i = 0;
+    while (i < buckets.length && value > (buckets[i] as number)) i++;
+    if (i < buckets.length) (this.counts[i] as number)++;
+    this.sum += value;
+    this.count++;
+  }
 }
+
+/** The map under `key` in a map of maps, made on first use. */
+function inner<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, V> {
+  let map = outer.get(key);
+  if (map === undefined) {
+    map = new Map();
+    outer.set(key, map);
+  }
+  return map;
+}
+
+const METHOD_INDEX = new Map<string, number>(
+  [...STANDARD_METHODS, "OTHER"].map((method, index) => [method, index]),
+);
 
 /** The children one (route, version, upstream) uses on every request. */
 export interface VersionMetrics {
-  readonly duration: HistogramChild;
-  readonly inFlight: GaugeChild;
-  /** methodLabel + " " + status code → child; filled as codes appear. */
-  readonly requests: Map<string, Child>;
+  readonly duration: HistogramCell;
+  readonly inFlight: GaugeCell;
+  /** status code × 16 + method index → series; filled as codes appear. */
+  readonly requests: Map<number, CounterCell>;
   readonly route: string;
   readonly version: string;
   readonly upstream: string;
@@ -84,18 +139,21 @@ export class Metrics {
   readonly text = new client.Registry();
   private readonly registers = [this.text];
 
-  readonly requestsTotal = new client.Counter({
-    name: "graygate_requests_total",
-    help: "Requests answered, by the version that served them.",
-    labelNames: ["route", "version", "upstream", "method", "code"] as const,
-    registers: this.registers,
-  });
+  readonly requestsTotal: client.Counter<"route" | "version" | "upstream" | "method" | "code"> =
+    new client.Counter({
+      name: "graygate_requests_total",
+      help: "Requests answered, by the version that served them.",
+      labelNames: ["route", "version", "upstream", "method", "code"] as const,
+      registers: this.registers,
+      collect: () => this.collectCounters(this.requestsTotal, this.requestCells),
+    });
   readonly requestDuration = new client.Histogram({
     name: "graygate_request_duration_seconds",
     help: "Time from the request's arrival to the end of its response.",
     labelNames: ["route", "version"] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: DURATION_BUCKETS,
     registers: this.registers,
+    collect: () => this.collectDurations(),
   });
   readonly upstreamErrors = new client.Counter({
     name: "graygate_upstream_errors_total",
@@ -103,11 +161,12 @@ export class Metrics {
     labelNames: ["route", "version", "upstream", "reason"] as const,
     registers: this.registers,
   });
-  readonly decisions = new client.Counter({
+  readonly decisions: client.Counter<"route" | "rule" | "version"> = new client.Counter({
     name: "graygate_decisions_total",
     help: "Routing decisions, by the rule that decided (default: none did) and the version that served.",
     labelNames: ["route", "rule", "version"] as const,
     registers: this.registers,
+    collect: () => this.collectCounters(this.decisions, this.decisionCells),
   });
   readonly fallbacks = new client.Counter({
     name: "graygate_fallbacks_total",
@@ -120,6 +179,10 @@ export class Metrics {
     help: "Requests being served.",
     labelNames: ["route", "version"] as const,
     registers: this.registers,
+    collect: () => {
+      for (const cell of this.byRouteVersion.values())
+        this.inFlight.set(cell.inFlight.labels, cell.inFlight.value);
+    },
   });
   readonly targetUp = new client.Gauge({
     name: "graygate_upstream_target_up",
@@ -151,16 +214,65 @@ export class Metrics {
     labelNames: ["hash"] as const,
     registers: this.registers,
   });
-  readonly featureEnabled = new client.Counter({
+  readonly featureEnabled: client.Counter<"feature"> = new client.Counter({
     name: "graygate_feature_enabled_total",
     help: "Requests for which a feature switch was on.",
     labelNames: ["feature"] as const,
     registers: this.registers,
+    collect: () => this.collectCounters(this.featureEnabled, [...this.featureChildren.values()]),
   });
 
   private readonly byVersion = new Map<string, Map<string, Map<string, VersionMetrics>>>();
-  private readonly decisionChildren = new Map<string, Child>();
-  private readonly featureChildren = new Map<string, Child>();
+  /** Durations and in-flight are by (route, version): shared by its upstreams. */
+  private readonly byRouteVersion = new Map<
+    string,
+    { duration: HistogramCell; inFlight: GaugeCell }
+  >();
+  private readonly requestCells: CounterCell[] = [];
+  /** route → rule → version → series. */
+  private readonly decisionChildren = new Map<string, Map<string, Map<string, CounterCell>>>();
+  private readonly decisionCells: CounterCell[] = [];
+  private readonly featureChildren = new Map<string, CounterCell>();
+
+  /** Hands the counts since the last collect to prom-client. */
+  private collectCounters<T extends string>(
+    counter: client.Counter<T>,
+    cells: readonly CounterCell[],
+  ): void {
+    for (const cell of cells) {
+      const delta = cell.value - cell.reported;
+      if (delta > 0 || cell.reported === 0) {
+        counter.inc(cell.labels as Partial<Record<T, string>>, delta);
+        cell.reported = cell.value;
+      }
+    }
+  }
+
+  /**
+   * prom-client's Histogram takes one observation at a time: its series are
+   * set from the cells instead (its value map holds, per series, the labels,
+   * per-bucket counts keyed by bound, sum and count; prom-client is pinned).
+   */
+  private collectDurations(): void {
+    const histogram = this.requestDuration as unknown as {
+      hashMap: Record<string, unknown>;
+    };
+    const map: Record<string, unknown> = {};
+    let n = 0;
+    for (const { duration } of this.byRouteVersion.values()) {
+      const bucketValues: Record<number, number> = {};
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        bucketValues[DURATION_BUCKETS[i] as number] = duration.counts[i] as number;
+      }
+      map[String(n++)] = {
+        labels: duration.labels,
+        bucketValues,
+        sum: duration.sum,
+        count: duration.count,
+      };
+    }
+    histogram.hashMap = map;
+  }
 
   constructor(options: { defaultMetrics?: boolean; role?: MetricsRole } = {}) {
     this.role = options.role ?? "all";
@@ -180,21 +292,21 @@ export class Metrics {
 
   /** The cached children for one (route, version, upstream). */
   version(route: string, version: string, upstream: string): VersionMetrics {
-    let versions = this.byVersion.get(route);
-    if (versions === undefined) {
-      versions = new Map();
-      this.byVersion.set(route, versions);
-    }
-    let upstreams = versions.get(version);
-    if (upstreams === undefined) {
-      upstreams = new Map();
-      versions.set(version, upstreams);
-    }
+    const upstreams = inner(inner(this.byVersion, route), version);
     let entry = upstreams.get(upstream);
     if (entry === undefined) {
+      const key = `${route}\0${version}`;
+      let shared = this.byRouteVersion.get(key);
+      if (shared === undefined) {
+        shared = {
+          duration: new HistogramCell({ route, version }),
+          inFlight: new GaugeCell({ route, version }),
+        };
+        this.byRouteVersion.set(key, shared);
+      }
       entry = {
-        duration: this.requestDuration.labels(route, version),
-        inFlight: this.inFlight.labels(route, version),
+        duration: shared.duration,
+        inFlight: shared.inFlight,
         requests: new Map(),
         route,
         version,
@@ -206,40 +318,42 @@ export class Metrics {
   }
 
   countRequest(entry: VersionMetrics, method: string, code: number): void {
-    const key = `${method} ${code}`;
-    let child = entry.requests.get(key);
-    if (child === undefined) {
-      child = this.requestsTotal.labels(
-        entry.route,
-        entry.version,
-        entry.upstream,
+    const key = code * 16 + (METHOD_INDEX.get(method) ?? 9);
+    let cell = entry.requests.get(key);
+    if (cell === undefined) {
+      cell = new CounterCell({
+        route: entry.route,
+        version: entry.version,
+        upstream: entry.upstream,
         method,
-        String(code),
-      );
-      entry.requests.set(key, child);
+        code: String(code),
+      });
+      entry.requests.set(key, cell);
+      this.requestCells.push(cell);
     }
-    child.inc();
+    cell.value++;
   }
 
   countDecision(route: string, rule: string, version: string): void {
-    const key = `${route}\0${rule}\0${version}`;
-    let child = this.decisionChildren.get(key);
-    if (child === undefined) {
-      child = this.decisions.labels(route, rule, version);
-      this.decisionChildren.set(key, child);
+    const versions = inner(inner(this.decisionChildren, route), rule);
+    let cell = versions.get(version);
+    if (cell === undefined) {
+      cell = new CounterCell({ route, rule, version });
+      versions.set(version, cell);
+      this.decisionCells.push(cell);
     }
-    child.inc();
+    cell.value++;
   }
 
   countFeatures(features: readonly string[]): void {
     for (let i = 0; i < features.length; i++) {
       const feature = features[i] as string;
-      let child = this.featureChildren.get(feature);
-      if (child === undefined) {
-        child = this.featureEnabled.labels(feature);
-        this.featureChildren.set(feature, child);
+      let cell = this.featureChildren.get(feature);
+      if (cell === undefined) {
+        cell = new CounterCell({ feature });
+        this.featureChildren.set(feature, cell);
       }
-      child.inc();
+      cell.value++;
     }
   }
 

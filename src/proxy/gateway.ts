@@ -11,7 +11,7 @@ import type { Dispatcher } from "undici";
 import type { LoadedConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { normalizeAddress } from "../net/cidr.ts";
-import type { AccessEntry, Logger } from "../observe/log.ts";
+import type { AccessEntry, AccessWriter, Logger } from "../observe/log.ts";
 import { type Metrics, methodLabel, type VersionMetrics } from "../observe/metrics.ts";
 import { clientAddress, hostOf } from "../routing/facts.ts";
 import { type CompiledRoute, type Decision, NO_MATCH, type RouteTable } from "../routing/table.ts";
@@ -99,9 +99,20 @@ const NOT_CONNECTION_FAILURES = new Set([
   "UND_ERR_ABORTED",
 ]);
 
-/** The exchange whose request a client connection is sending (its parse errors are that request's). */
-const CURRENT_EXCHANGE = Symbol("graygate.exchange");
-type ServedSocket = Socket & { [CURRENT_EXCHANGE]?: Exchange | undefined };
+/**
+ * The exchanges running on a client connection, in arrival order (more than
+ * one only when pipelined): one "close" listener per connection tells them
+ * all their client is gone (cheaper than one per response), and a parse
+ * error belongs to the last, whose request the parser was reading.
+ */
+const EXCHANGES = Symbol("graygate.exchanges");
+type ServedSocket = Socket & { [EXCHANGES]?: Exchange[] };
+
+function onServedSocketClose(this: ServedSocket): void {
+  const exchanges = this[EXCHANGES];
+  if (exchanges === undefined || exchanges.length === 0) return;
+  for (const exchange of exchanges.slice()) exchange.clientClosed();
+}
 
 export class Gateway {
   /** Swapped whole on reload; a request reads it once, at its start. */
@@ -118,14 +129,23 @@ export class Gateway {
    * (one more) is fixed per connection, so a reload does not change it.
    */
   readonly maxHeaderCount: number;
+  /** Writes one access line (logger.info unless the logger's own writer is given). */
+  private readonly access: AccessWriter;
   private idleWaiters: (() => void)[] = [];
   private readonly retired = new Map<Runtime, (live: readonly Runtime[]) => void>();
 
-  constructor(runtime: Runtime, metrics: Metrics, logger: Logger, proto: "http" | "https") {
+  constructor(
+    runtime: Runtime,
+    metrics: Metrics,
+    logger: Logger,
+    proto: "http" | "https",
+    access: AccessWriter = (entry) => logger.info(entry),
+  ) {
     this.runtime = runtime;
     this.metrics = metrics;
     this.logger = logger;
     this.proto = proto;
+    this.access = access;
     this.maxHeaderCount = runtime.config.server.maxHeaderCount;
   }
 
@@ -135,8 +155,17 @@ export class Gateway {
     this.inFlight++;
     runtime.active++;
     const exchange = new Exchange(this, runtime, req, res, start);
-    exchange.socket[CURRENT_EXCHANGE] = exchange;
+    const socket = exchange.socket;
+    let running = socket[EXCHANGES];
+    if (running === undefined) {
+      running = [];
+      socket[EXCHANGES] = running;
+      socket.once("close", onServedSocketClose);
+    }
+    running.push(exchange);
     exchange.begin();
+    // Closed before this request was handled: its "close" is gone already.
+    if (socket.destroyed) exchange.clientClosed();
   };
 
   /**
@@ -145,7 +174,7 @@ export class Gateway {
    * is running. False when none is (the error is the connection's).
    */
   rejectRunning(socket: Socket, code: ErrorCode): boolean {
-    const exchange = (socket as ServedSocket)[CURRENT_EXCHANGE];
+    const exchange = (socket as ServedSocket)[EXCHANGES]?.at(-1);
     if (exchange === undefined) return false;
     exchange.reject(code);
     return true;
@@ -183,7 +212,7 @@ export class Gateway {
   }
 
   writeAccess(entry: AccessEntry): void {
-    if (this.runtime.config.log.access) this.logger.info(entry);
+    if (this.runtime.config.log.access) this.access(entry);
   }
 
   /** A request refused before any routing (a parse error, CONNECT): counted and logged as one. */
@@ -295,7 +324,6 @@ class Exchange implements Dispatcher.DispatchHandler {
     const { req, res, runtime } = this;
     const incomingId = req.headers["x-request-id"];
     this.requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
-    res.on("close", this.onClientClose);
     const target = requestTarget(req.url);
     const problem =
       target === undefined
@@ -433,15 +461,13 @@ class Exchange implements Dispatcher.DispatchHandler {
     return true;
   }
 
-  private readonly onClientClose = (): void => {
+  /** The client's connection closed. */
+  clientClosed(): void {
     if (this.done || this.res.writableFinished) return;
     this.clientGone = true;
+    // Without a controller yet, onRequestStart aborts when undici gets that far.
     this.controller?.abort(new ClientClosedError());
-  };
-
-  private readonly resume = (): void => {
-    this.controller?.resume();
-  };
+  }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
@@ -479,7 +505,8 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.bytes += chunk.length;
     if (!this.res.write(chunk)) {
       controller.pause();
-      this.res.once("drain", this.resume);
+      // Rare (a slow reader): the closure costs only then.
+      this.res.once("drain", () => this.controller?.resume());
     }
   }
 
@@ -562,8 +589,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     const gateway = this.gateway;
     const metrics = gateway.metrics;
     const decision = this.decision;
-    const socket = this.socket;
-    if (socket[CURRENT_EXCHANGE] === this) socket[CURRENT_EXCHANGE] = undefined;
+    const running = this.socket[EXCHANGES];
+    if (running !== undefined) {
+      const at = running.lastIndexOf(this);
+      if (at !== -1) running.splice(at, 1);
+    }
     const seconds = (performance.now() - this.start) / 1000;
     const route = this.route?.name ?? NO_MATCH;
     const rule = decision?.rule ?? "default";

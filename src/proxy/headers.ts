@@ -11,6 +11,10 @@ export function connectionTokens(
   connection: string | string[] | undefined,
 ): Set<string> | undefined {
   if (connection === undefined) return undefined;
+  // The usual values name no header: no split, no Set.
+  if (connection === "keep-alive" || connection === "close" || connection === "Keep-Alive") {
+    return undefined;
+  }
   const text = Array.isArray(connection) ? connection.join(",") : connection;
   let tokens: Set<string> | undefined;
   for (const part of text.split(",")) {
@@ -107,21 +111,31 @@ export function upstreamRequestHeaders(
   return out;
 }
 
-/** The response's headers for Node's writeHead: upstream's less hop-by-hop, plus the version. */
+/**
+ * The response's headers for Node's writeHead, as a flat [name, value, …]
+ * list (Node takes it as it is, with no object in between): the upstream's
+ * less hop-by-hop, plus the version.
+ */
 export function clientResponseHeaders(
   headers: IncomingHttpHeaders,
   versionHeader: string,
   version: string,
-): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
+): string[] {
+  const out: string[] = [];
   const named = connectionTokens(headers.connection);
   for (const name in headers) {
     if (HOP_BY_HOP_HEADERS.has(name) || name === versionHeader) continue;
     if (named?.has(name) === true) continue;
     const value = headers[name];
-    if (value !== undefined) out[name] = value;
+    if (value === undefined) continue;
+    if (typeof value === "string") {
+      out.push(name, value);
+    } else {
+      // Set-Cookie and other repeated fields: one field line each.
+      for (const item of value) out.push(name, item);
+    }
   }
-  if (versionHeader !== "") out[versionHeader] = version;
+  if (versionHeader !== "") out.push(versionHeader, version);
   return out;
 }
 

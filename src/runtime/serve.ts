@@ -184,10 +184,10 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   }
   const config = loaded.config;
   const worker = options.role === "worker";
-  const { logger, flush } =
+  const { logger, flush, access } =
     options.logger === undefined
       ? createLogger(effectiveLevel(config.log.level))
-      : { logger: options.logger, flush: () => {} };
+      : { logger: options.logger, flush: () => {}, access: undefined };
 
   const metrics = new Metrics({ role: worker ? "requests" : "all" });
   const pools = new PoolRegistry();
@@ -197,7 +197,7 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   startHealthChecks(runtime, metrics, logger);
 
   const proto = config.server.tls === undefined ? "http" : "https";
-  const gateway = new Gateway(runtime, metrics, logger, proto);
+  const gateway = new Gateway(runtime, metrics, logger, proto, access);
   const upgrades = new UpgradeHandler(gateway);
   const state: AdminState = { readiness: "starting" };
   const proxy = proxyServer(config);
