@@ -409,8 +409,14 @@ export async function startEcho(t: Test, version: string): Promise<Upstream & { 
  * and the requests it parsed whole (each answered 200 "ok").
  */
 export async function startRecorder(t: Test) {
-  /** parseErrors: requests the upstream's own (strict) parser refused. */
-  const seen = { bytes: 0, parseErrors: 0, requests: [] as Seen[] };
+  /**
+   * parseErrors: requests the upstream's own (strict) parser refused. cutShort: connections
+   * closed inside a request, as when a client goes away mid-body and graygate aborts the
+   * streamed upstream request: unfinished, not malformed. cutShortIds holds the x-request-id
+   * of each.
+   */
+  const seen = { bytes: 0, parseErrors: 0, cutShortIds: [] as string[], requests: [] as Seen[] };
+  const lastBytes = new WeakMap<Socket, string>();
   const upstream = await startUpstream(t, (req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
@@ -426,11 +432,19 @@ export async function startRecorder(t: Test) {
   });
   upstream.server.on("connection", (socket: Socket) => {
     socket.on("data", (chunk: Buffer) => {
+      // The tail is enough to name the request a connection ended inside.
+      lastBytes.set(
+        socket,
+        ((lastBytes.get(socket) ?? "") + chunk.toString("latin1")).slice(-4096),
+      );
       seen.bytes += chunk.length;
     });
   });
   upstream.server.on("clientError", (error: Error & { code?: string }, socket: Socket) => {
-    if (error.code !== "ECONNRESET") seen.parseErrors++;
+    if (error.code === "HPE_INVALID_EOF_STATE") {
+      const ids = [...(lastBytes.get(socket) ?? "").matchAll(/\r\nx-request-id: ([^\r]*)/g)];
+      seen.cutShortIds.push(ids.at(-1)?.[1] ?? "(none)");
+    } else if (error.code !== "ECONNRESET") seen.parseErrors++;
     socket.destroy();
   });
   return { ...upstream, seen };
