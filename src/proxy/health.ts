@@ -73,10 +73,10 @@ export class HealthChecker {
     if (healthy) {
       this.failures = 0;
       this.successes++;
-      // A passing probe also ends a passive ejection (as Envoy does by default).
-      if (target.ejected || (!target.healthy && this.successes >= this.settings.healthyAfter)) {
-        target.setHealthy(true);
-      }
+      // A passing probe ends a passive ejection (as Envoy does by default); an unhealthy target
+      // needs healthyAfter of them in a row.
+      const healthyNow = this.successes >= this.settings.healthyAfter;
+      if (target.ejected || (!target.healthy && healthyNow)) target.probePassed(healthyNow);
     } else {
       this.successes = 0;
       this.failures++;

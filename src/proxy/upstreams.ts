@@ -76,10 +76,19 @@ export class UpstreamTarget {
     this.ejection = ejection;
   }
 
-  /** The active check's verdict; a passing probe also ends a passive ejection. */
+  /** The active check's verdict. */
   setHealthy(healthy: boolean): void {
-    if (healthy && this.ejected) this.readmit(false);
     this.healthy = healthy;
+    this.update("health");
+  }
+
+  /**
+   * A probe passed: a passive ejection ends (as in Envoy), whatever the
+   * active check's own verdict, which needs `healthyAfter` passes in a row.
+   */
+  probePassed(healthyNow: boolean): void {
+    if (this.ejected) this.readmit(false);
+    if (healthyNow && !this.healthy) this.healthy = true;
     this.update("health");
   }
 

@@ -4,6 +4,7 @@
  * robin and comes back after its ejection; an idempotent request whose
  * connection failed goes once to another target; nothing else is retried.
  */
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import t, { type Test } from "tap";
 import {
@@ -177,3 +178,59 @@ t.test("a canary whose only target is ejected falls back without being tried", a
     2,
   );
 });
+
+t.test(
+  "a passing probe ends an ejection, but an unhealthy target needs healthyAfter passes",
+  async (t) => {
+    const dead = await deadUrl();
+    const live = await named(t, "live");
+    const pair = {
+      targets: [dead, live.url],
+      // Long enough that only a probe can bring it back within the test.
+      outlierDetection: { consecutiveFailures: 1, baseEjectionTime: "5m" },
+    };
+    const routes = [{ name: "r", versions: { stable: "pair" } }];
+    // First without probes, which would mark the dead target down before a request met it.
+    const gg = await startGraygate(t, { ...config([]), upstreams: { pair }, routes });
+    await Promise.all([
+      gg.waitForLog((line) => line.msg === "target ejected" && line.target === dead),
+      (async () => {
+        await send(gg, "/1");
+        await send(gg, "/2");
+      })(),
+    ]);
+    // Back on its port, failing its probes at first.
+    const probes = { failed: 0, passed: 0, healthy: false };
+    const server = createServer((req, res) => {
+      if (req.url !== "/healthz") return void res.end("revived");
+      if (probes.healthy) probes.passed++;
+      else probes.failed++;
+      res.writeHead(probes.healthy ? 200 : 503).end();
+    });
+    await new Promise<void>((resolve) =>
+      server.listen(Number(new URL(dead).port), "127.0.0.1", resolve),
+    );
+    t.teardown(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const healthCheck = {
+      path: "/healthz",
+      interval: "100ms",
+      timeout: "500ms",
+      unhealthyAfter: 1,
+      healthyAfter: 3,
+    };
+    writeFileSync(
+      gg.file,
+      JSON.stringify({ ...config([]), upstreams: { pair: { ...pair, healthCheck } }, routes }),
+    );
+    const reload = await send(gg, `${gg.admin}/-/reload`, { method: "POST" });
+    t.equal(reload.status, 200, "reloaded with the health check");
+    await until(t, "two probes failed", async () => probes.failed >= 2);
+    t.equal(await up(gg, "pair", dead), 0, "ejected (kept across the reload) and unhealthy");
+    probes.healthy = true;
+    await until(t, "target_up says it is back", async () => (await up(gg, "pair", dead)) === 1);
+    t.ok(probes.passed >= 3, `not before three passing probes (${probes.passed})`);
+  },
+);
