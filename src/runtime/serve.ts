@@ -12,7 +12,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import { type AddressInfo, isIPv4, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type AdminState, createAdminServer } from "../admin/server.ts";
 import { parseListen } from "../config/listen.ts";
@@ -295,7 +295,11 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
 export function warnIfAdminExposed(config: Config, logger: Logger): void {
   if (config.admin.token !== undefined && config.admin.token !== "") return;
   const host = parseListen(config.admin.listen)?.host;
-  if (host === undefined || !(host === "localhost" || host.startsWith("127.") || host === "::1")) {
+  const loopback =
+    host === "localhost" ||
+    host === "::1" ||
+    (host !== undefined && isIPv4(host) && host.startsWith("127."));
+  if (!loopback) {
     logger.warn(
       { admin: config.admin.listen },
       "the admin listener is not on loopback and has no token",

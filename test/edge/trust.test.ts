@@ -6,7 +6,10 @@
  * environment holds only with the secret, which the admin API never shows.
  * And the admin listener warns when it is exposed without a token.
  */
+import type { Logger } from "pino";
 import t from "tap";
+import type { Config } from "../../src/config/schema.ts";
+import { warnIfAdminExposed } from "../../src/runtime/serve.ts";
 import { admin, send, startEcho, startGraygate } from "../proxy/helpers.ts";
 
 const SECRET = "s3cret-4f9a2c";
@@ -111,4 +114,21 @@ t.test("an admin listener off loopback and without a token is warned about", asy
       `${what}: no warning`,
     );
   }
+});
+
+t.test("only a loopback address or name counts as loopback", async (t) => {
+  const warned: string[] = [];
+  const logger = { warn: (fields: { admin: string }) => warned.push(fields.admin) };
+  for (const listen of ["127.0.0.1:9090", "127.9.9.9:9090", "[::1]:9090", "localhost:9090"]) {
+    warnIfAdminExposed({ admin: { listen } } as Config, logger as unknown as Logger);
+  }
+  t.strictSame(warned, [], "loopback: no warning");
+  for (const listen of ["127.example.com:9090", "0.0.0.0:9090", "10.0.0.1:9090", ":9090"]) {
+    warnIfAdminExposed({ admin: { listen } } as Config, logger as unknown as Logger);
+  }
+  t.strictSame(
+    warned,
+    ["127.example.com:9090", "0.0.0.0:9090", "10.0.0.1:9090", ":9090"],
+    "a name that only starts with 127., any address, all interfaces: warned",
+  );
 });
