@@ -14,6 +14,7 @@ import {
   startRecorder,
   stillServing,
 } from "../proxy/helpers.ts";
+import { rawRequest } from "./helpers.ts";
 
 const HEADERS_MS = 1000;
 const REQUEST_MS = 2000;
@@ -112,3 +113,21 @@ t.test(
     await stillServing(t, gg, "/after");
   },
 );
+
+t.test("an idle keep-alive connection is closed by the server", async (t) => {
+  const idle = await startGraygate(
+    t,
+    config([canaryRoute("idle", recorder.url, recorder.url)], {
+      server: { timeouts: { keepAlive: "1s" } },
+    }),
+  );
+  // One request, then nothing: the server, not the client, ends the connection.
+  const answer = await rawRequest(
+    idle.proxyPort,
+    "GET /idle HTTP/1.1\r\nHost: a.test\r\n\r\n",
+    10_000,
+  );
+  t.equal(answer.status, 200);
+  t.match(answer.text, /\r\nkeep-alive: timeout=1\r\n/i, "the answer advertises the timeout");
+  t.ok(answer.closed, "the server closed the idle connection");
+});
