@@ -64,19 +64,23 @@ const upstream = await startUpstream(t, (req, res) => {
     });
   }
 });
-/** Promises 1000 bytes, sends 10, then breaks the connection. */
-const broken = await startRawUpstream(t, (socket) => {
-  socket.once("data", () => {
-    socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789", () =>
-      socket.destroy(),
-    );
+/** Promises 1000 bytes, sends 10, then breaks the connection: closes it, or resets it (RST). */
+const breaking = (how: "destroy" | "resetAndDestroy") =>
+  startRawUpstream(t, (socket) => {
+    socket.once("data", () => {
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789", () =>
+        socket[how](),
+      );
+    });
   });
-});
+const broken = await breaking("destroy");
+const reset = await breaking("resetAndDestroy");
 const echo = await startEcho(t, "stable");
 const gg = await startGraygate(
   t,
   config([
     canaryRoute("broken", broken.url, broken.url, { match: { path: "/broken" } }),
+    canaryRoute("reset", reset.url, reset.url, { match: { path: "/reset" } }),
     canaryRoute("ok", echo.url, echo.url, { match: { path: "/ok" } }),
     canaryRoute("streams", upstream.url, upstream.url),
   ]),
@@ -127,16 +131,25 @@ t.test("SSE: the first event reaches the client before the upstream finishes", a
   t.equal(text, "data: first\n\ndata: second\n\n");
 });
 
-t.test("an upstream that breaks mid-body gives a broken response, never a short 200", async (t) => {
-  await t.rejects(async () => {
-    const response = await open(gg, "/broken", { headers: { "x-request-id": "broken-1" } });
-    const body = Buffer.from(await response.body.arrayBuffer());
-    t.fail(`a complete body of ${body.length} bytes with status ${response.statusCode}`);
-  }, "reading the response fails");
-  await gg.waitForLog((line) => line.msg === "request" && line.requestId === "broken-1");
-  await nothingInFlight(t, gg);
-  await stillServing(t, gg, "/ok");
-});
+for (const [path, what] of [
+  ["/broken", "closes"],
+  ["/reset", "resets"],
+] as const) {
+  t.test(
+    `an upstream that ${what} mid-body gives a broken response, never a short 200`,
+    async (t) => {
+      const id = `${what}-1`;
+      await t.rejects(async () => {
+        const response = await open(gg, path, { headers: { "x-request-id": id } });
+        const body = Buffer.from(await response.body.arrayBuffer());
+        t.fail(`a complete body of ${body.length} bytes with status ${response.statusCode}`);
+      }, "reading the response fails");
+      await gg.waitForLog((line) => line.msg === "request" && line.requestId === id);
+      await nothingInFlight(t, gg);
+      await stillServing(t, gg, "/ok");
+    },
+  );
+}
 
 t.test("a client that goes away mid-response aborts the upstream request", async (t) => {
   const abort = new AbortController();
