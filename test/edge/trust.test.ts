@@ -32,6 +32,12 @@ function gatedConfig(trustedProxies: string[]) {
             when: { header: { "x-canary-token": "${CANARY_TOKEN}" } },
             to: "canary",
           },
+          {
+            // The safe form: the secret, and only from the QA network.
+            name: "qa-network",
+            when: { header: { "x-qa-token": "${CANARY_TOKEN}" }, ip: ["192.0.2.0/24"] },
+            to: "canary",
+          },
           { name: "partners", when: { ip: ["203.0.113.0/24"] }, to: "canary" },
           { name: "eu", when: { region: ["eu-west"] }, to: "canary" },
         ],
@@ -71,6 +77,17 @@ t.test("from an untrusted peer, spoofed headers change nothing", async (t) => {
   const forced = await send(gg, "/", { headers: { "x-canary-token": SECRET } });
   t.equal(forced.headers["x-graygate-version"], "canary", "the secret token forces the canary");
 
+  for (const [what, headers] of [
+    ["the right secret from outside its ip limit", { "x-qa-token": SECRET }],
+    [
+      "the right secret with a spoofed X-Forwarded-For inside the limit",
+      { "x-qa-token": SECRET, "x-forwarded-for": "192.0.2.7" },
+    ],
+  ] as const) {
+    const answer = await send(gg, "/", { headers });
+    t.equal(answer.headers["x-graygate-version"], "stable", `${what}: stable`);
+  }
+
   const shown = (await admin(gg, "/config")).text;
   t.notOk(shown.includes(SECRET), "/config never shows the secret");
   t.ok(shown.includes("${CANARY_TOKEN}"), "/config shows where it comes from");
@@ -80,6 +97,10 @@ t.test("from a trusted proxy, its X-Forwarded-For and region header are believed
   const gg = await startGraygate(t, gatedConfig(["127.0.0.1/32"]), { CANARY_TOKEN: SECRET });
   const viaXff = await send(gg, "/", { headers: { "x-forwarded-for": "203.0.113.5" } });
   t.equal(viaXff.headers["x-graygate-version"], "canary", "the partner address, by XFF");
+  const qa = await send(gg, "/", {
+    headers: { "x-qa-token": SECRET, "x-forwarded-for": "192.0.2.7" },
+  });
+  t.equal(qa.headers["x-graygate-version"], "canary", "the secret from inside its ip limit");
   const viaRegion = await send(gg, "/", { headers: { "x-region": "eu-west" } });
   t.equal(viaRegion.headers["x-graygate-version"], "canary", "the region header");
   const viaForwarded = await send(gg, "/", { headers: { forwarded: "for=203.0.113.5" } });
