@@ -42,23 +42,9 @@ export type LoadResult =
   /** `hash` is the content's, when the file could be read. */
   | { ok: false; problems: Problem[]; hash?: string };
 
-export function hashText(text: string): string {
+/** The sha256 of a config's text, or of its bytes: the same for UTF-8 text. */
+export function hashText(text: string | Uint8Array): string {
   return createHash("sha256").update(text).digest("hex");
-}
-
-/**
- * The sha256 of a file's bytes (the same as `LoadedConfig.hash` of its
- * text), or undefined when it cannot be read: cheap enough to poll, where
- * loading a large file would block for tens of milliseconds.
- */
-export async function fileHash(file: string): Promise<string | undefined> {
-  try {
-    return createHash("sha256")
-      .update(await readFile(file))
-      .digest("hex");
-  } catch {
-    return undefined;
-  }
 }
 
 /** Reads and loads a file; an unreadable file is one problem at 1:1. */
@@ -78,6 +64,15 @@ export async function loadConfigFile(
       ],
     };
   }
+  return loadConfigBytes(bytes, file, env);
+}
+
+/** Loads a file's bytes, already read. */
+export function loadConfigBytes(
+  bytes: Uint8Array,
+  file: string,
+  env: Environment = process.env,
+): LoadResult {
   let text: string;
   try {
     // Fatal: a file that is not UTF-8 is refused rather than silently altered.
@@ -86,7 +81,7 @@ export async function loadConfigFile(
     return {
       ok: false,
       problems: [{ file, line: 1, col: 1, path: "(file)", message: "is not UTF-8 text" }],
-      hash: createHash("sha256").update(bytes).digest("hex"),
+      hash: hashText(bytes),
     };
   }
   return loadConfigText(text, file, env);

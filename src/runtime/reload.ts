@@ -5,7 +5,14 @@
  * runtime they started with; pools the new config no longer uses are closed
  * once their requests finish (undici's close waits for them).
  */
-import { fileHash, type LoadedConfig, loadConfigFile } from "../config/load.ts";
+import { readFile } from "node:fs/promises";
+import {
+  hashText,
+  type LoadedConfig,
+  type LoadResult,
+  loadConfigBytes,
+  loadConfigFile,
+} from "../config/load.ts";
 import { formatProblem, type Problem } from "../config/problems.ts";
 import type { Config } from "../config/schema.ts";
 import { effectiveLevel, type Logger } from "../observe/log.ts";
@@ -140,20 +147,20 @@ export class Reloader {
 
   private async run(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const { file, metrics, logger } = this.options;
+    let result: LoadResult;
     if (trigger === "watch") {
-      // The bytes' hash first: the poll comes every 2 s, and parsing a large
-      // file each time would stall requests for nothing.
-      const seen = await fileHash(file);
+      const bytes = await readFile(file).catch(() => undefined);
       // Missing for a moment (a rename-save, a re-create): wait for the file to be back.
-      if (seen === undefined) return { result: "unchanged", hash: this.lastSeen };
+      if (bytes === undefined) return { result: "unchanged", hash: this.lastSeen };
+      // The bytes' hash before parsing: the poll comes every 2 s, and parsing a
+      // large file each time would stall requests for nothing.
+      const seen = hashText(bytes);
       if (seen === this.lastSeen) return { result: "unchanged", hash: seen };
+      result = loadConfigBytes(bytes, file);
+    } else {
+      result = await loadConfigFile(file);
     }
-    const result = await loadConfigFile(file);
     const hash = result.ok ? result.loaded.hash : result.hash;
-    if (trigger === "watch") {
-      if (hash === undefined) return { result: "unchanged", hash: this.lastSeen };
-      if (hash === this.lastSeen) return { result: "unchanged", hash };
-    }
     if (hash !== undefined) this.lastSeen = hash;
 
     if (!result.ok) {
