@@ -30,26 +30,22 @@ export function methodLabel(method: string): string {
 
 export type UpstreamErrorReason = "refused" | "reset" | "timeout" | "no_healthy_target" | "other";
 
-/** A counter series as a number; `reported` is what prom-client has been given. */
-class CounterCell {
+/** One series as a plain number, with its labels for prom-client. */
+class Cell {
   value = 0;
-  reported = 0;
   readonly labels: Record<string, string>;
   constructor(labels: Record<string, string>) {
     this.labels = labels;
-  }
-  inc(): void {
-    this.value++;
   }
 }
 
-/** A gauge series as a number. */
-class GaugeCell {
-  value = 0;
-  readonly labels: Record<string, string>;
-  constructor(labels: Record<string, string>) {
-    this.labels = labels;
-  }
+/** A counter series; `reported` is what prom-client has been given. */
+class CounterCell extends Cell {
+  reported = 0;
+}
+
+/** A gauge series. */
+class GaugeCell extends Cell {
   inc(): void {
     this.value++;
   }
