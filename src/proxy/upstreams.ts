@@ -88,7 +88,7 @@ export class UpstreamTarget {
    */
   probePassed(healthyNow: boolean): void {
     if (this.ejected) this.readmit(false);
-    if (healthyNow && !this.healthy) this.healthy = true;
+    if (healthyNow) this.healthy = true;
     this.update("health");
   }
 
