@@ -5,7 +5,7 @@
  * connection failed goes once to another target; nothing else is retried.
  */
 import { writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
+import { createServer, type RequestListener, type Server } from "node:http";
 import t, { type Test } from "tap";
 import {
   config,
@@ -24,9 +24,9 @@ import {
 /** An upstream answering its name, on a free port. */
 const named = (t: Test, name: string) => startUpstream(t, (_req, res) => res.end(name));
 
-/** Brings a server up on the port of a dead URL (it was free a moment ago). */
-async function revive(t: Test, url: string, name: string): Promise<Server> {
-  const server = createServer((_req, res) => res.end(name));
+/** Brings a server up on the port of a dead URL (it was free a moment ago): its name, or a handler. */
+async function revive(t: Test, url: string, answer: string | RequestListener): Promise<Server> {
+  const server = createServer(typeof answer === "string" ? (_req, res) => res.end(answer) : answer);
   await new Promise<void>((resolve) =>
     server.listen(Number(new URL(url).port), "127.0.0.1", resolve),
   );
@@ -201,18 +201,11 @@ t.test(
     ]);
     // Back on its port, failing its probes at first.
     const probes = { failed: 0, passed: 0, healthy: false };
-    const server = createServer((req, res) => {
+    await revive(t, dead, (req, res) => {
       if (req.url !== "/healthz") return void res.end("revived");
       if (probes.healthy) probes.passed++;
       else probes.failed++;
       res.writeHead(probes.healthy ? 200 : 503).end();
-    });
-    await new Promise<void>((resolve) =>
-      server.listen(Number(new URL(dead).port), "127.0.0.1", resolve),
-    );
-    t.teardown(() => {
-      server.closeAllConnections();
-      server.close();
     });
     const healthCheck = {
       path: "/healthz",
