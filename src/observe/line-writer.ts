@@ -98,6 +98,7 @@ export class LineWriter {
           if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
         }
       }
+      this.recycle(chunk);
     }
   }
 
@@ -168,15 +169,16 @@ export class LineWriter {
       } else {
         this.writing = undefined;
         this.reportDrops();
-        if (
-          chunk.byteOffset === 0 &&
-          chunk.buffer.byteLength === this.size &&
-          this.spare.length < 4
-        ) {
-          this.spare.push(Buffer.from(chunk.buffer, 0, this.size));
-        }
+        this.recycle(chunk);
       }
       this.pump();
     });
+  }
+
+  /** A written batch's buffer, when it is one of ours, takes later lines. */
+  private recycle(chunk: Buffer): void {
+    if (chunk.byteOffset === 0 && chunk.buffer.byteLength === this.size && this.spare.length < 4) {
+      this.spare.push(Buffer.from(chunk.buffer, 0, this.size));
+    }
   }
 }
