@@ -88,6 +88,7 @@ function inner<V>(outer: Map<string, Map<string, V>>, key: string): Map<string, 
 const METHOD_INDEX = new Map<string, number>(
   [...STANDARD_METHODS, "OTHER"].map((method, index) => [method, index]),
 );
+const OTHER_INDEX = METHOD_INDEX.get("OTHER") as number;
 
 /** The children one (route, version, upstream) uses on every request. */
 export interface VersionMetrics {
@@ -313,8 +314,9 @@ export class Metrics {
     return entry;
   }
 
+  /** `method` is a methodLabel. */
   countRequest(entry: VersionMetrics, method: string, code: number): void {
-    const key = code * 16 + (METHOD_INDEX.get(method) ?? 9);
+    const key = code * 16 + (METHOD_INDEX.get(method) ?? OTHER_INDEX);
     let cell = entry.requests.get(key);
     if (cell === undefined) {
       cell = new CounterCell({
