@@ -8,6 +8,7 @@ export type ErrorCode =
   | "upstream_unreachable"
   | "no_healthy_target"
   | "upstream_timeout"
+  | "upstream_invalid_answer"
   | "bad_request"
   | "method_not_allowed"
   | "request_timeout"
@@ -21,6 +22,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   upstream_unreachable: 502,
   no_healthy_target: 503,
   upstream_timeout: 504,
+  upstream_invalid_answer: 502,
   bad_request: 400,
   method_not_allowed: 405,
   request_timeout: 408,
@@ -35,6 +37,7 @@ const MESSAGES: Record<ErrorCode, string> = {
   upstream_unreachable: "the upstream could not be reached",
   no_healthy_target: "no healthy target is left for this upstream",
   upstream_timeout: "the upstream did not answer in time",
+  upstream_invalid_answer: "the upstream's answer is not a valid WebSocket handshake",
   bad_request: "the request is malformed or ambiguous and cannot be forwarded",
   method_not_allowed: "CONNECT is not served: graygate is a reverse proxy",
   request_timeout: "the request did not arrive in time",
@@ -93,7 +96,7 @@ export function sendError(
  */
 export function writeRawError(socket: Duplex, code: ErrorCode, detail: ErrorDetail): number {
   const { status, headers, body } = errorAnswer(code, detail);
-  if (socket.destroyed || !socket.writable) {
+  if (socket === null || socket.destroyed || !socket.writable) {
     socket.destroy();
     return status;
   }
@@ -112,6 +115,8 @@ const TLS_FAILURE =
 
 /** The code of the error a WebSocket upgrade gets when the upstream does not answer in time. */
 export const UPGRADE_ANSWER_TIMEOUT = "GRAYGATE_UPGRADE_ANSWER_TIMEOUT";
+/** The same when the upstream does not accept the connection in time. */
+export const UPGRADE_CONNECT_TIMEOUT = "GRAYGATE_UPGRADE_CONNECT_TIMEOUT";
 
 /** The reason label and the answer for an upstream failure seen before any response byte. */
 export function classifyUpstreamError(error: Error): {
@@ -129,7 +134,7 @@ export function classifyUpstreamError(error: Error): {
     case "EAI_AGAIN":
       return { reason: "refused", code: "upstream_unreachable", notDelivered: true };
     case "UND_ERR_CONNECT_TIMEOUT":
-    case "ECONNECT_TIMEOUT": // http-proxy-3's, for WebSocket tunnels
+    case UPGRADE_CONNECT_TIMEOUT:
       return { reason: "timeout", code: "upstream_timeout", notDelivered: true };
     case "UND_ERR_HEADERS_TIMEOUT":
     case UPGRADE_ANSWER_TIMEOUT:

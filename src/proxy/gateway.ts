@@ -15,6 +15,7 @@ import type { AccessEntry, AccessWriter, Logger } from "../observe/log.ts";
 import { type Metrics, methodLabel, type VersionMetrics } from "../observe/metrics.ts";
 import { clientAddress, hostOf } from "../routing/facts.ts";
 import { type CompiledRoute, type Decision, NO_MATCH, type RouteTable } from "../routing/table.ts";
+import { ClientConnection, type ServedRequest } from "./connection.ts";
 import { classifyUpstreamError, ERROR_STATUS, type ErrorCode, sendError } from "./errors.ts";
 import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
 import type { HealthChecker } from "./health.ts";
@@ -42,30 +43,40 @@ export interface RequestTarget {
   query: string;
   /** For an absolute-form target: its host, lower case, without the port. */
   authority?: string;
+  /** For an absolute-form target: its authority as the Host to send (host[:port]). */
+  hostHeader?: string;
 }
 
 export function requestTarget(url: string | undefined): RequestTarget | undefined {
   if (url === undefined || url === "") return undefined;
+  // A fragment is never sent in a request (RFC 9112 §3.2): one that is, is refused.
+  if (url.indexOf("#") !== -1) return undefined;
   if (url.charCodeAt(0) === 47 /* / */) {
     const mark = url.indexOf("?");
     return mark === -1
       ? { url, path: url, query: "" }
       : { url, path: url.slice(0, mark), query: url.slice(mark + 1) };
   }
-  // Absolute-form (RFC 9112 §3.2.2): forwarded in origin-form, never to the host it names.
+  // Absolute-form (RFC 9112 §3.2.2): forwarded in origin-form, never to the host it names,
+  // with its authority as the Host.
   if (/^https?:\/\//i.test(url)) {
     // The raw path from the first "/" after the authority: never normalised.
     const authorityStart = url.indexOf("//") + 2;
     const slash = url.indexOf("/", authorityStart);
     const rest = slash === -1 ? "/" : url.slice(slash);
     if (!URL.canParse(url)) return undefined;
-    const authority = hostOf(new URL(url).host);
+    const hostPort = new URL(url).host;
+    const authority = hostOf(hostPort);
     const mark = rest.indexOf("?");
-    const hash = rest.indexOf("#");
-    const clean = hash === -1 ? rest : rest.slice(0, hash);
-    return mark === -1 || (hash !== -1 && hash < mark)
-      ? { url: clean, path: clean, query: "", authority }
-      : { url: clean, path: clean.slice(0, mark), query: clean.slice(mark + 1), authority };
+    return mark === -1
+      ? { url: rest, path: rest, query: "", authority, hostHeader: hostPort }
+      : {
+          url: rest,
+          path: rest.slice(0, mark),
+          query: rest.slice(mark + 1),
+          authority,
+          hostHeader: hostPort,
+        };
   }
   return undefined;
 }
@@ -98,21 +109,6 @@ const NOT_CONNECTION_FAILURES = new Set([
   "UND_ERR_CLOSED",
   "UND_ERR_ABORTED",
 ]);
-
-/**
- * The exchanges running on a client connection, in arrival order (more than
- * one only when pipelined): one "close" listener per connection tells them
- * all their client is gone (cheaper than one per response), and a parse
- * error belongs to the last, whose request the parser was reading.
- */
-const EXCHANGES = Symbol("graygate.exchanges");
-type ServedSocket = Socket & { [EXCHANGES]?: Exchange[] };
-
-function onServedSocketClose(this: ServedSocket): void {
-  const exchanges = this[EXCHANGES];
-  if (exchanges === undefined || exchanges.length === 0) return;
-  for (const exchange of exchanges.slice()) exchange.clientClosed();
-}
 
 export class Gateway {
   /** Swapped whole on reload; a request reads it once, at its start. */
@@ -150,35 +146,33 @@ export class Gateway {
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const connection = ClientConnection.of(req.socket);
+    if (connection.closing) {
+      // Parsed behind an answer that closes this connection: its client never sees an answer.
+      connection.drop();
+      this.logger.debug(
+        { method: req.method, path: req.url, client: req.socket.remoteAddress },
+        "request dropped: pipelined behind an answer that closes the connection",
+      );
+      return;
+    }
     const runtime = this.runtime;
     const start = performance.now();
     this.inFlight++;
     runtime.active++;
-    const exchange = new Exchange(this, runtime, req, res, start);
-    const socket = exchange.socket;
-    let running = socket[EXCHANGES];
-    if (running === undefined) {
-      running = [];
-      socket[EXCHANGES] = running;
-      socket.once("close", onServedSocketClose);
+    const exchange = new Exchange(this, runtime, connection, req, res, start);
+    connection.admit(exchange, res);
+    if (req.headers.upgrade !== undefined) {
+      // A declined upgrade (h2c, or anything but WebSocket): Node's parser stops reading after
+      // it, so the connection ends with this answer.
+      res.shouldKeepAlive = false;
     }
-    running.push(exchange);
+    // Node closes after this answer (HTTP/1.0, Connection: close): nothing after it is served.
+    if (!res.shouldKeepAlive) connection.closing = true;
     exchange.begin();
     // Closed before this request was handled: its "close" is gone already.
-    if (socket.destroyed) exchange.clientClosed();
+    if (req.socket.destroyed) exchange.clientClosed();
   };
-
-  /**
-   * The client's connection broke its own request after the headers (a bad
-   * chunk, a timeout): the exchange of that request answers `code`, if one
-   * is running. False when none is (the error is the connection's).
-   */
-  rejectRunning(socket: Socket, code: ErrorCode): boolean {
-    const exchange = (socket as ServedSocket)[EXCHANGES]?.at(-1);
-    if (exchange === undefined) return false;
-    exchange.reject(code);
-    return true;
-  }
 
   /** Resolves when no request is in flight. */
   whenIdle(): Promise<void> {
@@ -271,13 +265,12 @@ export function requestFacts(
  * One request's trip: also undici's dispatch handler for the upstream
  * request, so each request costs one object, not a closure per event.
  */
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
   private readonly gateway: Gateway;
   private readonly runtime: Runtime;
+  private readonly connection: ClientConnection;
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
-  /** Kept: Node unsets req.socket once the response is done. */
-  readonly socket: ServedSocket;
   private readonly start: number;
   private readonly versionHeader: string;
   private readonly method: string;
@@ -306,22 +299,23 @@ class Exchange implements Dispatcher.DispatchHandler {
   constructor(
     gateway: Gateway,
     runtime: Runtime,
+    connection: ClientConnection,
     req: IncomingMessage,
     res: ServerResponse,
     start: number,
   ) {
     this.gateway = gateway;
     this.runtime = runtime;
+    this.connection = connection;
     this.req = req;
     this.res = res;
-    this.socket = req.socket as ServedSocket;
     this.start = start;
     this.versionHeader = runtime.config.server.versionHeader;
     this.method = methodLabel(req.method ?? "GET");
   }
 
   begin(): void {
-    const { req, res, runtime } = this;
+    const { req, runtime } = this;
     const incomingId = req.headers["x-request-id"];
     this.requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     const target = requestTarget(req.url);
@@ -331,7 +325,7 @@ class Exchange implements Dispatcher.DispatchHandler {
         : requestProblem(req, this.gateway.maxHeaderCount, target.authority);
     if (target === undefined || problem !== undefined) {
       // Whatever follows on this connection cannot be trusted to be framed as it looks.
-      res.shouldKeepAlive = false;
+      this.closeAfterAnswer();
       this.fail(problem ?? "bad_request");
       return;
     }
@@ -353,9 +347,32 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.send(decision.version, decision.upstream);
   }
 
+  /** Its request's body is still arriving: a parse error or timeout on the connection is its own. */
+  get bodyPending(): boolean {
+    return !this.done && !this.req.complete;
+  }
+
+  /** This answer closes the connection, and nothing read after it is forwarded. */
+  private closeAfterAnswer(): void {
+    this.res.shouldKeepAlive = false;
+    this.connection.closing = true;
+  }
+
+  /**
+   * Node closes the connection after a final answer to a 100-continue
+   * request it sent no 100 for, lest the client still send the body; once the
+   * body is all in (pipelined, or none), nothing more can come, and closing
+   * would leave the requests parsed behind it unanswered.
+   */
+  private beforeAnswer(): void {
+    const res = this.res as ServerResponse & { _expect_continue?: boolean };
+    if (res._expect_continue === true && this.req.complete) res._expect_continue = false;
+  }
+
   /** The client broke its request after the headers: answer `code` and stop the upstream request. */
   reject(code: ErrorCode): void {
     if (this.done) return;
+    this.closeAfterAnswer();
     const res = this.res;
     if (res.headersSent) {
       // The answer is under way: only a broken response can tell the client.
@@ -376,24 +393,26 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.upstream = upstream;
     this.entry = gateway.metrics.version(route.name, version, upstreamName);
     this.entry.inFlight.inc();
-    let target = upstream?.pick();
-    if (target === undefined) {
+    let picked = upstream?.pick();
+    if (picked === undefined) {
       if (this.canFallBack()) {
         gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
         this.fallBack();
         return;
       }
       // Nowhere else to go: a passively ejected target rather than none (upstreams.ts).
-      target = upstream?.pickEjected();
-      if (target === undefined) {
+      picked = upstream?.pickEjected();
+      if (picked === undefined) {
         gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
         this.fail("no_healthy_target");
         return;
       }
     }
     const decision = this.decision as Decision;
+    const target = this.target as RequestTarget;
     this.headers = upstreamRequestHeaders(
       this.req.headers,
+      this.req.rawHeaders,
       this.versionHeader,
       {
         version,
@@ -402,10 +421,11 @@ class Exchange implements Dispatcher.DispatchHandler {
         requestId: this.requestId,
         peer: this.peer,
         proto: gateway.proto,
+        host: target.hostHeader ?? this.req.headers.host,
       },
       false,
     );
-    this.dispatch(target);
+    this.dispatch(picked);
   }
 
   private dispatch(target: UpstreamTarget): void {
@@ -486,14 +506,17 @@ class Exchange implements Dispatcher.DispatchHandler {
     (this.upstreamTarget as UpstreamTarget).answered();
     this.status = statusCode;
     const res = this.res;
-    if (this.gateway.draining) res.shouldKeepAlive = false;
+    if (this.gateway.draining) this.closeAfterAnswer();
     const out = clientResponseHeaders(headers, this.versionHeader, this.version);
+    this.beforeAnswer();
     try {
       if (statusMessage !== undefined && statusMessage !== "") {
         res.writeHead(statusCode, statusMessage, out);
       } else {
         res.writeHead(statusCode, out);
       }
+      // Node may close after this answer on its own (a 100-continue it never sent).
+      if (!res.shouldKeepAlive) this.connection.closing = true;
     } catch (error) {
       // Node refuses to send what undici accepted: nothing went out; answer 502.
       for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -568,17 +591,20 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.finish(this.res.destroyed ? CLIENT_CLOSED : this.status);
       return;
     }
-    if (this.hasBody && !this.req.readableEnded) {
-      // The body will not be read: close after answering rather than parse it as a next request.
-      this.res.shouldKeepAlive = false;
+    // A body still arriving that will not be read: close after answering rather than parse it
+    // as a next request. One all in (unread) is discarded by Node, and the connection goes on.
+    if ((this.hasBody && !this.req.complete) || this.gateway.draining) {
+      this.closeAfterAnswer();
     }
-    if (this.gateway.draining) this.res.shouldKeepAlive = false;
+    this.beforeAnswer();
     const { status, bytes } = sendError(this.res, code, {
       route: this.route?.name ?? NO_MATCH,
       version: this.route === undefined ? NO_MATCH : this.version,
       requestId: this.requestId,
       versionHeader: this.versionHeader,
     });
+    // Node may close after this answer on its own (a 100-continue it never sent).
+    if (!this.res.shouldKeepAlive) this.connection.closing = true;
     this.bytes = bytes;
     this.finish(status);
   }
@@ -589,11 +615,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     const gateway = this.gateway;
     const metrics = gateway.metrics;
     const decision = this.decision;
-    const running = this.socket[EXCHANGES];
-    if (running !== undefined) {
-      const at = running.lastIndexOf(this);
-      if (at !== -1) running.splice(at, 1);
-    }
+    this.connection.release(this);
     const seconds = (performance.now() - this.start) / 1000;
     const route = this.route?.name ?? NO_MATCH;
     const rule = decision?.rule ?? "default";

@@ -37,6 +37,8 @@ export interface ForwardContext {
   peer: string;
   /** "http" or "https": the scheme the client used to reach graygate. */
   proto: string;
+  /** The Host to send: the client's, or an absolute-form target's authority; undefined for none. */
+  host: string | undefined;
 }
 
 /** Header names graygate owns on the way upstream (besides the configurable version header). */
@@ -68,30 +70,64 @@ function shadowsOwnHeader(name: string, versionHeader: string): boolean {
 }
 
 /**
+ * Fields a Connection header cannot make hop-by-hop: the Host the upstream
+ * must see and the body's length (`Connection: close, host` would otherwise
+ * send the upstream graygate's own address as the Host).
+ */
+const KEPT_FIELDS: ReadonlySet<string> = new Set(["host", "content-length"]);
+
+/** Whether a client's field (name in lower case) goes upstream. Host is sent apart. */
+function forwarded(name: string, named: Set<string> | undefined, versionHeader: string): boolean {
+  if (
+    HOP_BY_HOP_HEADERS.has(name) ||
+    OWN_REQUEST_HEADERS.has(name) ||
+    name === versionHeader ||
+    name === "host"
+  ) {
+    return false;
+  }
+  if (named?.has(name) === true && !KEPT_FIELDS.has(name)) return false;
+  return name.indexOf("_") === -1 || !shadowsOwnHeader(name, versionHeader);
+}
+
+/**
  * The upstream request's headers as undici takes them: a flat
- * [name, value, name, value, …] list.
+ * [name, value, name, value, …] list. Every copy of a repeated field goes
+ * as received: Node joins most repeated fields and keeps only the first of
+ * some (User-Agent, Referer, …), so when it collapsed any, the list is made
+ * from the raw fields instead (rare; the usual request costs nothing more).
  */
 export function upstreamRequestHeaders(
   headers: IncomingHttpHeaders,
+  rawHeaders: readonly string[],
   versionHeader: string,
   context: ForwardContext,
   upgrade: boolean,
 ): string[] {
   const out: string[] = [];
   const named = connectionTokens(headers.connection);
+  // Fields as Node counts them: a string stands for one raw field unless Node collapsed copies.
+  let fields = 0;
   for (const name in headers) {
-    if (HOP_BY_HOP_HEADERS.has(name) || OWN_REQUEST_HEADERS.has(name) || name === versionHeader)
-      continue;
-    if (named?.has(name) === true) continue;
-    if (name.indexOf("_") !== -1 && shadowsOwnHeader(name, versionHeader)) continue;
     const value = headers[name];
     if (value === undefined) continue;
-    if (typeof value === "string") {
+    const single = typeof value === "string";
+    fields += single ? 1 : value.length;
+    if (!forwarded(name, named, versionHeader)) continue;
+    if (single) {
       out.push(name, value);
     } else {
       for (const item of value) out.push(name, item);
     }
   }
+  if (fields * 2 !== rawHeaders.length) {
+    out.length = 0;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = (rawHeaders[i] as string).toLowerCase();
+      if (forwarded(name, named, versionHeader)) out.push(name, rawHeaders[i + 1] as string);
+    }
+  }
+  if (context.host !== undefined) out.push("host", context.host);
   if (upgrade) {
     out.push("connection", "upgrade", "upgrade", String(headers.upgrade ?? ""));
   }
@@ -103,7 +139,7 @@ export function upstreamRequestHeaders(
       : `${Array.isArray(forwardedFor) ? forwardedFor.join(", ") : forwardedFor}, ${context.peer}`,
   );
   out.push("x-forwarded-proto", context.proto);
-  if (headers.host !== undefined) out.push("x-forwarded-host", headers.host);
+  if (context.host !== undefined) out.push("x-forwarded-host", context.host);
   if (versionHeader !== "") out.push(versionHeader, context.version);
   out.push("x-graygate-rule", context.rule);
   if (context.features !== "") out.push("x-graygate-features", context.features);

@@ -12,22 +12,96 @@ import type { ErrorCode } from "./errors.ts";
 /** RFC 3986 host (reg-name or IP literal) with an optional port; empty is allowed (RFC 9112 §3.2). */
 const HOST_VALUE = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?$/;
 
-/** How many Host fields a request carries (names compared without allocating). */
-export function hostCount(rawHeaders: readonly string[]): number {
-  let count = 0;
+/** `name` spelt as `lower` in any case (header names are tokens: only letters fold). */
+function nameIs(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    if ((name.charCodeAt(i) | 32) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * The fields a request may carry once: Node keeps the first copy of each and
+ * drops the rest, so graygate and an upstream that reads the last (or joins
+ * them) would disagree on who is asking, for what host, with which body.
+ * One pass over the raw fields, compared by length first, nothing allocated.
+ */
+export function repeatsSingleField(rawHeaders: readonly string[]): boolean {
+  let seen = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
-    if (
-      name.length === 4 &&
-      (name.charCodeAt(0) | 32) === 104 &&
-      (name.charCodeAt(1) | 32) === 111 &&
-      (name.charCodeAt(2) | 32) === 115 &&
-      (name.charCodeAt(3) | 32) === 116
-    ) {
-      count++;
+    let bit = 0;
+    switch (name.length) {
+      case 4:
+        if (nameIs(name, "host")) bit = 1;
+        break;
+      case 12:
+        if (nameIs(name, "content-type")) bit = 2;
+        break;
+      case 13:
+        if (nameIs(name, "authorization")) bit = 4;
+        break;
+      case 14:
+        if (nameIs(name, "content-length")) bit = 8;
+        break;
+      case 19:
+        if (nameIs(name, "proxy-authorization")) bit = 16;
+        break;
     }
+    if (bit === 0) continue;
+    if ((seen & bit) !== 0) return true;
+    seen |= bit;
   }
-  return count;
+  return false;
+}
+
+/** The request-line bytes Node's parser is reading, while it emits the request. */
+interface ParserBuffer {
+  getCurrentBuffer(): Buffer;
+}
+
+/**
+ * llhttp also parses `RTSP/1.x` and `ICE/1.0` request lines and reports them
+ * as HTTP/1.x, and Node does not say which protocol it read. While the
+ * request is emitted, the parser's current input holds its request line
+ * (unless the line came in an earlier packet than the end of the header
+ * block): find the line, and refuse one whose protocol is not `HTTP/`.
+ * Only synchronous within Node's "request" event.
+ */
+export function foreignProtocol(req: IncomingMessage): boolean {
+  const parser = (req.socket as unknown as { parser?: ParserBuffer | null }).parser;
+  if (parser === undefined || parser === null) return false;
+  const input = parser.getCurrentBuffer();
+  const line = `${req.method} ${req.url} `;
+  // The line follows a line feed or, pipelined behind a body, that body's last byte: any
+  // occurrence is taken for it (a false match only refuses).
+  let at = input.indexOf(line, 0, "latin1");
+  while (at !== -1) {
+    const end = at + line.length;
+    if (
+      input[end] !== 72 || // H
+      input[end + 1] !== 84 || // T
+      input[end + 2] !== 84 || // T
+      input[end + 3] !== 80 || // P
+      input[end + 4] !== 47 // /
+    ) {
+      return true;
+    }
+    at = input.indexOf(line, end, "latin1");
+  }
+  return false;
+}
+
+/**
+ * The one expectation HTTP/1.1 defines, and nothing around it: Node's own
+ * test also takes `x 100-continue` or `100-continue, foo` for it.
+ */
+const CONTINUE = /^100-continue$/i;
+
+/** Whether a request's Expect is exactly 100-continue (so that a 100 may be sent). */
+export function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && CONTINUE.test(expect);
 }
 
 /**
@@ -46,8 +120,9 @@ export function requestProblem(
     // HTTP/0.9 has no headers to route on; 2.0 and above are not spoken on this listener.
     return req.httpVersionMajor > 1 ? "http_version_not_supported" : "bad_request";
   }
-  // RFC 9112 §3.2: more than one Host is a 400 (Node keeps the first and goes on).
-  if (hostCount(raw) > 1) return "bad_request";
+  // RFC 9112 §3.2: more than one Host is a 400 (Node keeps the first and goes on); and the
+  // other fields Node keeps one copy of that decide who asks and what the body is.
+  if (repeatsSingleField(raw)) return "bad_request";
   const headers = req.headers;
   const host = headers.host;
   if (host === undefined) {
@@ -75,5 +150,30 @@ export function requestProblem(
       return "bad_request";
     }
   }
+  // Only 100-continue is an expectation HTTP/1.1 defines (RFC 9110 §10.1.1); HTTP/1.0 ignores Expect.
+  const expect = headers.expect;
+  if (expect !== undefined && req.httpVersionMinor === 1 && !CONTINUE.test(expect)) {
+    return "expectation_failed";
+  }
+  if (foreignProtocol(req)) return "http_version_not_supported";
   return undefined;
+}
+
+/** RFC 6455 §4.1: base64 of 16 bytes. */
+const WEBSOCKET_KEY = /^[A-Za-z0-9+/]{22}==$/;
+
+/**
+ * What a WebSocket upgrade must be beyond any request (RFC 6455 §4.1): GET
+ * on HTTP/1.1 with a key, and no body. Body bytes would otherwise reach the
+ * upstream as tunnel data, read as frames: a request smuggled in a body.
+ */
+export function upgradeProblem(req: IncomingMessage): ErrorCode | undefined {
+  if (req.method !== "GET" || req.httpVersionMinor !== 1) return "bad_request";
+  const headers = req.headers;
+  const length = headers["content-length"];
+  if (headers["transfer-encoding"] !== undefined || (length !== undefined && length !== "0")) {
+    return "bad_request";
+  }
+  const key = headers["sec-websocket-key"];
+  return typeof key === "string" && WEBSOCKET_KEY.test(key) ? undefined : "bad_request";
 }

@@ -1,81 +1,96 @@
 /**
- * WebSocket (and other Upgrade) requests: routed by the same table, then
- * tunnelled by http-proxy-3. Its errors are always handled here: a broken
- * socket on either side must never throw out of the process.
+ * WebSocket upgrades: routed by the same table, then tunnelled. The
+ * upstream's 101 is relayed only when it is a valid handshake for the
+ * client's key (RFC 6455 §4.2.2); another answer is relayed as an HTTP
+ * answer and the connection closed; a broken socket on either side never
+ * throws out of the process. An upgrade waits for every answer pipelined
+ * before it on its connection (connection.ts).
  */
-import { randomUUID } from "node:crypto";
-import type { ClientRequest, IncomingMessage } from "node:http";
+import { createHash, randomUUID } from "node:crypto";
+import {
+  type ClientRequest,
+  type IncomingMessage,
+  request as requestHttp,
+  STATUS_CODES,
+} from "node:http";
+import { request as requestHttps } from "node:https";
+import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { createProxyServer } from "http-proxy-3";
+import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
 import { methodLabel } from "../observe/metrics.ts";
 import { NO_MATCH } from "../routing/table.ts";
-import { classifyUpstreamError, UPGRADE_ANSWER_TIMEOUT, writeRawError } from "./errors.ts";
+import { ClientConnection } from "./connection.ts";
+import {
+  classifyUpstreamError,
+  type ErrorCode,
+  UPGRADE_ANSWER_TIMEOUT,
+  UPGRADE_CONNECT_TIMEOUT,
+  writeRawError,
+} from "./errors.ts";
 import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
-import { acceptableRequestId, upstreamRequestHeaders } from "./headers.ts";
-import { requestProblem } from "./request-checks.ts";
+import { acceptableRequestId, connectionTokens, upstreamRequestHeaders } from "./headers.ts";
+import { requestProblem, upgradeProblem } from "./request-checks.ts";
 import type { UpstreamTarget } from "./upstreams.ts";
 
-interface UpgradeState {
-  version: string;
-  versionHeader: string;
-  headers: string[];
-  /** The request target as received (http-proxy-3 would normalise it). */
-  path: string;
-  /** How long the upstream may take to answer the upgrade. */
-  answerTimeoutMs: number;
-  /** Called with the upstream's status: 101, or the answer it relays instead. */
-  answered: (status: number) => void;
+/** RFC 6455 §1.3: the accept value is base64(SHA-1(key + this GUID)). */
+const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+export function websocketAccept(key: string): string {
+  return createHash("sha1")
+    .update(key + WEBSOCKET_GUID)
+    .digest("base64");
 }
 
-/** Skips the one `destroySoon()` that http-proxy-3 calls after its error callback. */
-function holdSocket(socket: Duplex): void {
-  const held = socket as Duplex & { destroySoon?: () => void };
-  held.destroySoon = () => {
-    delete held.destroySoon;
-  };
+/** An upstream's 101 that completes the client's handshake; anything else opens no tunnel. */
+export function validHandshake(res: IncomingMessage, key: string): boolean {
+  const headers = res.headers;
+  if (res.statusCode !== 101) return false;
+  if (headers.upgrade?.toLowerCase() !== "websocket") return false;
+  if (connectionTokens(headers.connection)?.has("upgrade") !== true) {
+    // connectionTokens leaves out the usual values; "upgrade" is not one of them.
+    return false;
+  }
+  // A 101 has no body (RFC 9110 §15.2.2): framing fields on one say the upstream is confused.
+  if (headers["transfer-encoding"] !== undefined || headers["content-length"] !== undefined) {
+    return false;
+  }
+  return headers["sec-websocket-accept"] === websocketAccept(key);
+}
+
+/**
+ * The upstream's fields less hop-by-hop, the version header and (`framed`:
+ * graygate writes the framing itself) Content-Length, as raw header lines.
+ */
+function headerLines(rawHeaders: readonly string[], versionHeader: string, framed = false): string {
+  let lines = "";
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] as string).toLowerCase();
+    if (HOP_BY_HOP_HEADERS.has(name) || name === versionHeader) continue;
+    if (framed && name === "content-length") continue;
+    lines += `${rawHeaders[i]}: ${rawHeaders[i + 1]}\r\n`;
+  }
+  return lines;
+}
+
+function versionLine(versionHeader: string, version: string): string {
+  return versionHeader === "" ? "" : `${versionHeader}: ${version}\r\n`;
+}
+
+/** Host and port to connect to, from a target's origin ("http://[::1]:8080"). */
+function endpoint(origin: string): { host: string; port: number; secure: boolean } {
+  const url = new URL(origin);
+  const secure = url.protocol === "https:";
+  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  return { host, port: url.port === "" ? (secure ? 443 : 80) : Number(url.port), secure };
 }
 
 export class UpgradeHandler {
   private readonly gateway: Gateway;
-  private readonly states = new WeakMap<IncomingMessage, UpgradeState>();
-  private readonly proxy = createProxyServer({ ws: true, xfwd: false, secure: true });
   /** Client sockets of open tunnels: a drain ends them last. */
   private readonly sockets = new Set<Duplex>();
 
   constructor(gateway: Gateway) {
     this.gateway = gateway;
-    // http-proxy-3 rethrows errors nobody listens to: always listen.
-    this.proxy.on("error", (error: Error) => {
-      gateway.logger.warn({ err: error.message }, "websocket proxy error");
-    });
-    this.proxy.on("proxyReqWs", (proxyReq: ClientRequest, req: IncomingMessage) => {
-      const state = this.states.get(req);
-      if (state === undefined) return;
-      // The raw path, and graygate's headers in place of what http-proxy-3 copied.
-      proxyReq.path = state.path;
-      for (const name of proxyReq.getHeaderNames()) proxyReq.removeHeader(name);
-      const headers = state.headers;
-      for (let i = 0; i < headers.length; i += 2) {
-        const name = headers[i] as string;
-        const previous = proxyReq.getHeader(name);
-        const value = headers[i + 1] as string;
-        proxyReq.setHeader(name, previous === undefined ? value : [String(previous), value].flat());
-      }
-      // These run before http-proxy-3's own listeners write the answer to the
-      // client: a 101, or any other answer (a 403, say), which it relays.
-      const answer = (proxyRes: IncomingMessage) => {
-        proxyReq.setTimeout(0);
-        if (state.versionHeader !== "") proxyRes.headers[state.versionHeader] = state.version;
-        state.answered(proxyRes.statusCode ?? 101);
-      };
-      // An upstream that takes the connection but never answers must not hold the client.
-      proxyReq.setTimeout(state.answerTimeoutMs, () => {
-        const error = new Error("the upstream did not answer the upgrade in time");
-        proxyReq.destroy(Object.assign(error, { code: UPGRADE_ANSWER_TIMEOUT }));
-      });
-      proxyReq.on("upgrade", answer);
-      proxyReq.on("response", answer);
-    });
   }
 
   /** Ends every tunnel: the last step of a drain. */
@@ -85,13 +100,25 @@ export class UpgradeHandler {
   }
 
   readonly handle = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    socket.on("error", () => socket.destroy());
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    const connection = ClientConnection.of(req.socket);
+    if (connection.closing) {
+      // Pipelined behind an answer that closes the connection: never served.
+      connection.afterAnswers(() => socket.destroy());
+      return;
+    }
+    // After an upgrade the connection is no longer HTTP: nothing more is parsed on it.
+    connection.closing = true;
+    connection.afterAnswers(() => this.start(req, socket, head));
+  };
+
+  private start(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const gateway = this.gateway;
     const runtime = gateway.runtime;
     const metrics = gateway.metrics;
     const start = performance.now();
-    socket.on("error", () => socket.destroy());
-    this.sockets.add(socket);
-    socket.once("close", () => this.sockets.delete(socket));
     const incomingId = req.headers["x-request-id"];
     const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     const versionHeader = runtime.config.server.versionHeader;
@@ -99,7 +126,7 @@ export class UpgradeHandler {
     const problem =
       target === undefined
         ? "bad_request"
-        : requestProblem(req, gateway.maxHeaderCount, target.authority);
+        : (requestProblem(req, gateway.maxHeaderCount, target.authority) ?? upgradeProblem(req));
     if (target === undefined || problem !== undefined) {
       const status = writeRawError(socket, problem ?? "bad_request", {
         route: NO_MATCH,
@@ -110,11 +137,15 @@ export class UpgradeHandler {
       gateway.countRefused(req.method ?? "", status, requestId, socket);
       return;
     }
+    const key = req.headers["sec-websocket-key"] as string;
     const { facts, peer } = requestFacts(req, target, runtime.table);
     const decision = runtime.table.decide(facts);
     const route = decision.compiled;
     const method = methodLabel(req.method ?? "GET");
+    let recorded = false;
     const record = (status: number, version: string, upstream: string, targetUrl: string) => {
+      if (recorded) return;
+      recorded = true;
       const entry = metrics.version(decision.route, version, upstream);
       metrics.countRequest(entry, method, status);
       metrics.countDecision(decision.route, decision.rule, version);
@@ -135,14 +166,17 @@ export class UpgradeHandler {
         client: facts.clientAddress,
       });
     };
-    if (route === undefined) {
-      writeRawError(socket, "no_route", {
-        route: NO_MATCH,
-        version: NO_MATCH,
+    const fail = (code: ErrorCode, version: string, upstream: string, targetUrl: string) => {
+      const status = writeRawError(socket, code, {
+        route: route?.name ?? NO_MATCH,
+        version: route === undefined ? NO_MATCH : version,
         requestId,
         versionHeader,
       });
-      record(404, NO_MATCH, NO_MATCH, "");
+      record(status, version, upstream, targetUrl);
+    };
+    if (route === undefined) {
+      fail("no_route", NO_MATCH, NO_MATCH, "");
       return;
     }
     let version = decision.version;
@@ -155,26 +189,21 @@ export class UpgradeHandler {
       upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
     }
     if (upstreamTarget === undefined) {
-      writeRawError(socket, "no_healthy_target", {
-        route: route.name,
-        version,
-        requestId,
-        versionHeader,
-      });
-      record(503, version, upstreamName, "");
+      fail("no_healthy_target", version, upstreamName, "");
       return;
     }
     metrics.countFeatures(decision.features);
-    let answered = false;
+    let upstreamRequest: ClientRequest | undefined;
     socket.once("close", () => {
-      if (!answered) record(CLIENT_CLOSED, version, upstreamName, "");
-      answered = true;
+      upstreamRequest?.destroy();
+      record(CLIENT_CLOSED, version, upstreamName, "");
     });
+    const timeouts = runtime.config.server.timeouts;
 
-    const connectTimeout = runtime.config.server.timeouts.upstreamConnect;
-    const tunnel = (via: UpstreamTarget, firstHead: Buffer) => {
+    const tunnel = (via: UpstreamTarget) => {
       const headers = upstreamRequestHeaders(
         req.headers,
+        req.rawHeaders,
         versionHeader,
         {
           version,
@@ -183,69 +212,138 @@ export class UpgradeHandler {
           requestId,
           peer,
           proto: gateway.proto,
+          host: target.hostHeader ?? req.headers.host,
         },
         true,
       );
-      this.states.set(req, {
-        version,
-        versionHeader,
-        headers,
+      const { host, port, secure } = endpoint(via.origin);
+      const options = {
+        host,
+        port,
+        method: "GET",
         path: target.url,
-        answerTimeoutMs: runtime.config.server.timeouts.upstreamResponse,
-        answered: (status) => {
-          if (answered) return;
-          answered = true;
-          via.answered();
-          record(status, version, upstreamName, via.url);
-        },
+        // A flat list: sent as it is, every copy of a field, with no Host added.
+        headers,
+        agent: false,
+        ...(secure ? { ca: via.tls.ca, servername: via.tls.serverName } : {}),
+      };
+      const outgoing = secure ? requestHttps(options) : requestHttp(options);
+      upstreamRequest = outgoing;
+      let answered = false;
+      // The connect timeout, then the answer timeout: an upstream that takes the
+      // connection but never answers must not hold the client.
+      let timer = setTimeout(() => {
+        outgoing.destroy(
+          Object.assign(new Error("the upstream did not accept the connection in time"), {
+            code: UPGRADE_CONNECT_TIMEOUT,
+          }),
+        );
+      }, timeouts.upstreamConnect);
+      outgoing.once("socket", (upstreamSocket: Socket) => {
+        upstreamSocket.once("connect", () => {
+          clearTimeout(timer);
+          timer = setTimeout(() => {
+            outgoing.destroy(
+              Object.assign(new Error("the upstream did not answer the upgrade in time"), {
+                code: UPGRADE_ANSWER_TIMEOUT,
+              }),
+            );
+          }, timeouts.upstreamResponse);
+        });
       });
-      this.proxy.ws(
-        req,
-        socket,
-        firstHead,
-        {
-          target: via.origin,
-          changeOrigin: false,
-          connectTimeout,
-          // The upstream's TLS settings, as for HTTP. `ssl` seeds the outgoing
-          // options (a fresh object: http-proxy-3 fills it in); it takes `ca` only from here.
-          ca: via.tls.ca,
-          ssl: { servername: via.tls.serverName },
-        },
-        (error: Error) => {
-          if (answered) return;
-          const { reason, code, notDelivered } = classifyUpstreamError(error);
-          metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
-          if (notDelivered) via.connectFailed();
-          const stable =
-            route.fallback && version !== "stable" && notDelivered
-              ? runtime.upstreams.get(route.stableUpstream)?.pick()
-              : undefined;
-          if (stable !== undefined) {
-            metrics.countFallback(route.name, version, "stable");
-            version = "stable";
-            upstreamName = route.stableUpstream;
-            // http-proxy-3 ends the client socket right after this callback: keep it for the retry.
-            // The head was already put back into the socket's buffer by the first try.
-            holdSocket(socket);
-            tunnel(stable, Buffer.alloc(0));
+      const answer = () => {
+        answered = true;
+        clearTimeout(timer);
+        via.answered();
+      };
+
+      outgoing.on(
+        "upgrade",
+        (res: IncomingMessage, upstreamSocket: Socket, upstreamHead: Buffer) => {
+          answer();
+          upstreamSocket.on("error", () => upstreamSocket.destroy());
+          if (socket.destroyed) {
+            upstreamSocket.destroy();
             return;
           }
-          answered = true;
-          gateway.logger.warn(
-            { requestId, target: via.url, err: error.message },
-            "websocket upstream failed",
+          if (!validHandshake(res, key)) {
+            upstreamSocket.destroy();
+            metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), "other");
+            gateway.logger.warn(
+              { requestId, target: via.url, status: res.statusCode },
+              "websocket upstream answered with an invalid handshake",
+            );
+            fail("upstream_invalid_answer", version, upstreamName, via.url);
+            return;
+          }
+          socket.write(
+            `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n${headerLines(res.rawHeaders, versionHeader)}${versionLine(versionHeader, version)}\r\n`,
           );
-          const status = writeRawError(socket, code, {
-            route: route.name,
-            version,
-            requestId,
-            versionHeader,
-          });
-          record(status, version, upstreamName, via.url);
+          record(101, version, upstreamName, via.url);
+          const client = socket as Socket;
+          // Node's keep-alive timer may be armed on a connection that served earlier requests.
+          client.setTimeout?.(0);
+          upstreamSocket.setTimeout(0);
+          upstreamSocket.setNoDelay(true);
+          if (upstreamHead.length > 0) socket.write(upstreamHead);
+          if (head.length > 0) upstreamSocket.write(head);
+          socket.pipe(upstreamSocket).pipe(socket);
+          socket.once("close", () => upstreamSocket.destroy());
+          upstreamSocket.once("close", () => socket.destroy());
         },
       );
+
+      outgoing.on("response", (res: IncomingMessage) => {
+        answer();
+        if (res.statusCode === 101 || socket.destroyed) {
+          // A 101 Node did not take for an upgrade (no Upgrade field): no tunnel.
+          res.destroy();
+          if (!socket.destroyed) {
+            metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), "other");
+            fail("upstream_invalid_answer", version, upstreamName, via.url);
+          }
+          return;
+        }
+        // The upgrade was declined (403, 426, …): relayed as an HTTP answer, then closed.
+        const status = res.statusCode ?? 502;
+        const length = res.headers["content-length"];
+        const framing =
+          length !== undefined && res.headers["transfer-encoding"] === undefined
+            ? `content-length: ${length}\r\n`
+            : "";
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Unknown"}\r\n${headerLines(res.rawHeaders, versionHeader, true)}${versionLine(versionHeader, version)}${framing}connection: close\r\n\r\n`,
+        );
+        record(status, version, upstreamName, via.url);
+        res.on("error", () => socket.destroy());
+        res.pipe(socket);
+      });
+
+      outgoing.on("error", (error: Error) => {
+        clearTimeout(timer);
+        if (answered || socket.destroyed) return;
+        const { reason, code, notDelivered } = classifyUpstreamError(error);
+        metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
+        if (notDelivered) via.connectFailed();
+        const stable =
+          route.fallback && version !== "stable" && notDelivered
+            ? runtime.upstreams.get(route.stableUpstream)?.pick()
+            : undefined;
+        if (stable !== undefined) {
+          metrics.countFallback(route.name, version, "stable");
+          version = "stable";
+          upstreamName = route.stableUpstream;
+          tunnel(stable);
+          return;
+        }
+        gateway.logger.warn(
+          { requestId, target: via.url, err: error.message },
+          "websocket upstream failed",
+        );
+        fail(code, version, upstreamName, via.url);
+      });
+      outgoing.end();
     };
-    tunnel(upstreamTarget, head);
-  };
+    tunnel(upstreamTarget);
+  }
 }

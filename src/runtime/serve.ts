@@ -12,7 +12,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { type AddressInfo, isIPv4, type Socket } from "node:net";
+import { type AddressInfo, isIPv4 } from "node:net";
 import type { Duplex } from "node:stream";
 import { type AdminState, createAdminServer } from "../admin/server.ts";
 import { parseListen } from "../config/listen.ts";
@@ -22,8 +22,10 @@ import type { Config } from "../config/schema.ts";
 import { ConfigWatcher } from "../config/watch.ts";
 import { createLogger, effectiveLevel, type Logger } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
+import { ClientConnection } from "../proxy/connection.ts";
 import { type ErrorCode, writeRawError } from "../proxy/errors.ts";
 import { Gateway } from "../proxy/gateway.ts";
+import { expectsContinue } from "../proxy/request-checks.ts";
 import { UpgradeHandler } from "../proxy/upgrade.ts";
 import { PoolRegistry } from "../proxy/upstreams.ts";
 import { NO_MATCH } from "../routing/table.ts";
@@ -135,7 +137,9 @@ function clientErrorCode(code: string): ErrorCode | undefined {
 
 /**
  * What Node's parser refused, or a client too slow, answered as graygate's
- * JSON errors (Node's own answers are bare), counted, and the connection closed.
+ * JSON errors (Node's own answers are bare), counted, and the connection
+ * closed: after every answer queued before it on the connection, never
+ * overtaking one (proxy/connection.ts).
  */
 function answerClientErrors(server: Server, gateway: Gateway): void {
   const answerRaw = (socket: Duplex, code: ErrorCode, method: string) => {
@@ -148,6 +152,17 @@ function answerClientErrors(server: Server, gateway: Gateway): void {
     });
     gateway.countRefused(method, status, requestId, socket);
   };
+  /** Answers `code` on the connection in its turn, once; later errors only close it. */
+  const answerInTurn = (socket: Duplex, code: ErrorCode, method: string) => {
+    const connection = ClientConnection.of(socket);
+    if (connection.closing) {
+      // An answer that closes the connection is already on its way.
+      connection.afterAnswers(() => socket.destroy());
+      return;
+    }
+    connection.closing = true;
+    connection.afterAnswers(() => answerRaw(socket, code, method));
+  };
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
     const code = clientErrorCode(error.code ?? "");
     if (code === undefined) {
@@ -155,23 +170,36 @@ function answerClientErrors(server: Server, gateway: Gateway): void {
       return;
     }
     // The request being served broke its own body: its exchange answers.
-    if (gateway.rejectRunning(socket as Socket, code)) return;
-    // Bytes of another answer already went out: adding an error would corrupt it.
-    const running = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
-    if (running?.headersSent === true) {
-      socket.destroy();
+    const owner = ClientConnection.peek(socket)?.bodyOwner();
+    if (owner !== undefined) {
+      owner.reject(code);
       return;
     }
-    answerRaw(socket, code, "");
+    // A request after those already parsed: its error comes after their answers.
+    answerInTurn(socket, code, "");
   });
-  // Only 100-continue is an expectation HTTP defines; Node answers it itself.
-  server.on("checkExpectation", (req: IncomingMessage, res: ServerResponse) => {
-    res.shouldKeepAlive = false;
-    answerRaw(res.socket as Duplex, "expectation_failed", req.method ?? "");
+  // Node would answer 100-continue itself, but for a response queued behind another it
+  // writes the 100 into the middle of the final answer: the 100 goes out when the
+  // response's turn comes, if the body is not all in by then (a pipelining client sends it
+  // without waiting).
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    if (!expectsContinue(req)) {
+      // Node's looser test took it for 100-continue: the request's checks refuse it (417).
+    } else if (res.socket !== null) {
+      res.writeContinue();
+    } else {
+      res.once("socket", () => {
+        if (!res.headersSent && !req.complete) res.writeContinue();
+      });
+    }
+    gateway.handle(req, res);
   });
+  // Only 100-continue is an expectation HTTP defines: any other is refused by the request's
+  // own checks, in the connection's order.
+  server.on("checkExpectation", gateway.handle);
   server.on("connect", (req: IncomingMessage, socket: Duplex) => {
     socket.on("error", () => socket.destroy());
-    answerRaw(socket, "method_not_allowed", req.method ?? "");
+    answerInTurn(socket, "method_not_allowed", req.method ?? "");
   });
 }
 
