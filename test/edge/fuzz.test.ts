@@ -12,25 +12,13 @@ import {
   startRecorder,
   stillServing,
 } from "../proxy/helpers.ts";
-import { rawRequest } from "./helpers.ts";
+import { rawRequest, seededRandom } from "./helpers.ts";
 
 const SEED = Number(process.env.GRAYGATE_FUZZ_SEED ?? Date.now() % 1_000_000);
 const CASES = Number(process.env.GRAYGATE_FUZZ_CASES ?? 3000);
 const CONCURRENCY = 24;
 
-/** mulberry32: small, seeded, good enough to pick bytes. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let x = state;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const next = random(SEED);
+const next = seededRandom(SEED);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
 const chance = (p: number) => next() < p;
 
