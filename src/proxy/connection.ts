@@ -23,6 +23,10 @@ export interface ServedRequest {
   readonly bodyPending: boolean;
   /** Answers `code`'s error (or breaks an answer under way). */
   reject(code: ErrorCode): void;
+  /** Node may yet decide to close the connection after this request's answer. */
+  mayCloseAfter(): boolean;
+  /** Make this answer the connection's last. */
+  closeAfterAnswer(): void;
 }
 
 /** Requests Node may parse behind a close before the connection is gone; more is abuse. */
@@ -104,27 +108,53 @@ export class ClientConnection {
   /**
    * Runs `write` once every answer queued on this connection has gone out
    * (at once when none is pending), so that a raw answer never overtakes
-   * one. If the client goes away first, the socket is destroyed instead.
+   * one. If the last answer breaks instead (the client went away, or it was
+   * cut mid-body), the connection ends in that answer's turn: nothing is
+   * written after a broken answer.
    */
   afterAnswers(write: () => void): void {
     const last = this.lastResponse;
-    if (last === undefined || last.writableFinished || last.destroyed) {
+    if (last === undefined || last.writableFinished) {
       write();
       return;
     }
     let ran = false;
-    const once = () => {
+    const run = (broken: boolean) => {
       if (ran) return;
       ran = true;
       if (this.socket.destroyed) return;
-      write();
+      if (broken) this.socket.destroy();
+      else write();
     };
-    last.once("finish", once);
+    if (last.destroyed) {
+      ended(last, () => run(true));
+      return;
+    }
+    last.once("finish", () => run(false));
     last.once("close", () => {
-      if (!last.writableFinished && !ran) {
-        ran = true;
-        this.socket.destroy();
-      } else once();
+      if (!last.writableFinished) ended(last, () => run(true));
     });
   }
+}
+
+/**
+ * Calls `then` once a broken response's turn on the connection has come: at
+ * once when it holds the socket, else when Node hands it the socket (the
+ * answers before it are written by then). A response destroyed while queued
+ * never destroys the socket itself (Node only marks it closed).
+ */
+export function ended(res: ServerResponse, then: () => void): void {
+  if (res.socket !== null) then();
+  else res.once("socket", then);
+}
+
+/**
+ * Breaks an answer under way, so that its client sees a broken response,
+ * never a short "success": the connection is cut in the answer's turn.
+ */
+export function breakAnswer(res: ServerResponse, error?: Error): void {
+  // Node's destroy() of a queued response only marks it closed (its socket is someone else's).
+  const queued = res.socket === null;
+  res.destroy(error);
+  if (queued) res.once("socket", (socket: Duplex) => socket.destroy(error));
 }

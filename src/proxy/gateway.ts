@@ -15,9 +15,14 @@ import type { AccessEntry, AccessWriter, Logger } from "../observe/log.ts";
 import { type Metrics, methodLabel, type VersionMetrics } from "../observe/metrics.ts";
 import { clientAddress, hostOf } from "../routing/facts.ts";
 import { type CompiledRoute, type Decision, NO_MATCH, type RouteTable } from "../routing/table.ts";
-import { ClientConnection, type ServedRequest } from "./connection.ts";
+import { breakAnswer, ClientConnection, type ServedRequest } from "./connection.ts";
 import { classifyUpstreamError, ERROR_STATUS, type ErrorCode, sendError } from "./errors.ts";
-import { acceptableRequestId, clientResponseHeaders, upstreamRequestHeaders } from "./headers.ts";
+import {
+  acceptableRequestId,
+  clientResponseHeaders,
+  connectionTokens,
+  upstreamRequestHeaders,
+} from "./headers.ts";
 import type { HealthChecker } from "./health.ts";
 import { requestProblem } from "./request-checks.ts";
 import type { Upstream, UpstreamTarget } from "./upstreams.ts";
@@ -110,6 +115,16 @@ const NOT_CONNECTION_FAILURES = new Set([
   "UND_ERR_ABORTED",
 ]);
 
+/** Node closes the connection after this answer (its `_last`: Connection: close went out). */
+function closesAfter(res: ServerResponse): boolean {
+  return !res.shouldKeepAlive || (res as ServerResponse & { _last?: boolean })._last === true;
+}
+
+/** A request Node's parser took for an upgrade (Connection: upgrade) that graygate declined. */
+function declinedUpgrade(req: IncomingMessage): boolean {
+  return connectionTokens(req.headers.connection)?.has("upgrade") === true;
+}
+
 export class Gateway {
   /** Swapped whole on reload; a request reads it once, at its start. */
   runtime: Runtime;
@@ -147,6 +162,11 @@ export class Gateway {
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
     const connection = ClientConnection.of(req.socket);
+    // Behind an HTTP/1.0 request not yet answered, Node may still close the connection after
+    // that answer (one of unknown length cannot be kept alive): it closes, and this one drops.
+    if (!connection.closing && connection.served.at(-1)?.mayCloseAfter() === true) {
+      connection.served.at(-1)?.closeAfterAnswer();
+    }
     if (connection.closing) {
       // Parsed behind an answer that closes this connection: its client never sees an answer.
       connection.drop();
@@ -162,7 +182,7 @@ export class Gateway {
     runtime.active++;
     const exchange = new Exchange(this, runtime, connection, req, res, start);
     connection.admit(exchange, res);
-    if (req.headers.upgrade !== undefined) {
+    if (req.headers.upgrade !== undefined && declinedUpgrade(req)) {
       // A declined upgrade (h2c, or anything but WebSocket): Node's parser stops reading after
       // it, so the connection ends with this answer.
       res.shouldKeepAlive = false;
@@ -352,8 +372,13 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     return !this.done && !this.req.complete;
   }
 
+  /** An HTTP/1.0 request whose answer is not yet made: Node may close after it. */
+  mayCloseAfter(): boolean {
+    return this.req.httpVersionMinor === 0 && !this.res.headersSent;
+  }
+
   /** This answer closes the connection, and nothing read after it is forwarded. */
-  private closeAfterAnswer(): void {
+  closeAfterAnswer(): void {
     this.res.shouldKeepAlive = false;
     this.connection.closing = true;
   }
@@ -376,7 +401,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     const res = this.res;
     if (res.headersSent) {
       // The answer is under way: only a broken response can tell the client.
-      res.destroy();
+      breakAnswer(res);
       this.finish(ERROR_STATUS[code]);
     } else {
       this.fail(code);
@@ -515,8 +540,9 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
       } else {
         res.writeHead(statusCode, out);
       }
-      // Node may close after this answer on its own (a 100-continue it never sent).
-      if (!res.shouldKeepAlive) this.connection.closing = true;
+      // Node may close after this answer on its own (a 100-continue it never sent, an
+      // HTTP/1.0 answer of unknown length).
+      if (closesAfter(res)) this.connection.closing = true;
     } catch (error) {
       // Node refuses to send what undici accepted: nothing went out; answer 502.
       for (const name of res.getHeaderNames()) res.removeHeader(name);
@@ -554,7 +580,8 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
         { requestId: this.requestId, target: target.url, err: error.message },
         "upstream failed mid-response",
       );
-      this.res.destroy(error);
+      this.connection.closing = true;
+      breakAnswer(this.res, error);
       this.finish(this.status);
       return;
     }
@@ -604,7 +631,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
       versionHeader: this.versionHeader,
     });
     // Node may close after this answer on its own (a 100-continue it never sent).
-    if (!this.res.shouldKeepAlive) this.connection.closing = true;
+    if (closesAfter(this.res)) this.connection.closing = true;
     this.bytes = bytes;
     this.finish(status);
   }

@@ -6,6 +6,8 @@
  * another way, which is how requests are smuggled.
  */
 import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import { hostOf } from "../routing/facts.ts";
 import type { ErrorCode } from "./errors.ts";
 
@@ -60,36 +62,50 @@ interface ParserBuffer {
   getCurrentBuffer(): Buffer;
 }
 
+/** The parser's input last copied on a connection, and where its next request line may start. */
+interface InputScan {
+  bytesRead: number;
+  input: Buffer;
+  from: number;
+}
+
+const SCAN = Symbol("graygate.inputScan");
+type ScannedSocket = Socket & { parser?: ParserBuffer | null; [SCAN]?: InputScan };
+
 /**
  * llhttp also parses `RTSP/1.x` and `ICE/1.0` request lines and reports them
  * as HTTP/1.x, and Node does not say which protocol it read. While the
  * request is emitted, the parser's current input holds its request line
  * (unless the line came in an earlier packet than the end of the header
  * block): find the line, and refuse one whose protocol is not `HTTP/`.
- * Only synchronous within Node's "request" event.
+ * Requests pipelined in one packet share one copy of it, each searched from
+ * where the one before it ended. Only synchronous within Node's "request"
+ * event (or shouldUpgradeCallback).
  */
 export function foreignProtocol(req: IncomingMessage): boolean {
-  const parser = (req.socket as unknown as { parser?: ParserBuffer | null }).parser;
+  const socket = req.socket as ScannedSocket;
+  const parser = socket.parser;
   if (parser === undefined || parser === null) return false;
-  const input = parser.getCurrentBuffer();
-  const line = `${req.method} ${req.url} `;
-  // The line follows a line feed or, pipelined behind a body, that body's last byte: any
-  // occurrence is taken for it (a false match only refuses).
-  let at = input.indexOf(line, 0, "latin1");
-  while (at !== -1) {
-    const end = at + line.length;
-    if (
-      input[end] !== 72 || // H
-      input[end + 1] !== 84 || // T
-      input[end + 2] !== 84 || // T
-      input[end + 3] !== 80 || // P
-      input[end + 4] !== 47 // /
-    ) {
-      return true;
-    }
-    at = input.indexOf(line, end, "latin1");
+  let scan = socket[SCAN];
+  const bytesRead = socket.bytesRead;
+  // A TLS socket's count is of encrypted bytes, read apart from the parser's input: no reuse.
+  if (scan === undefined || scan.bytesRead !== bytesRead || (socket as TLSSocket).encrypted) {
+    scan = { bytesRead, input: parser.getCurrentBuffer(), from: 0 };
+    socket[SCAN] = scan;
   }
-  return false;
+  const input = scan.input;
+  const line = `${req.method} ${req.url} `;
+  const at = input.indexOf(line, scan.from, "latin1");
+  if (at === -1) return false;
+  const end = at + line.length;
+  scan.from = end;
+  return !(
+    input[end] === 72 && // H
+    input[end + 1] === 84 && // T
+    input[end + 2] === 84 && // T
+    input[end + 3] === 80 && // P
+    input[end + 4] === 47 // /
+  );
 }
 
 /**

@@ -14,10 +14,11 @@ import {
   STATUS_CODES,
 } from "node:http";
 import { request as requestHttps } from "node:https";
-import type { Socket } from "node:net";
+import { isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
 import { methodLabel } from "../observe/metrics.ts";
+import { hostOf } from "../routing/facts.ts";
 import { NO_MATCH } from "../routing/table.ts";
 import { ClientConnection } from "./connection.ts";
 import {
@@ -29,8 +30,23 @@ import {
 } from "./errors.ts";
 import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
 import { acceptableRequestId, connectionTokens, upstreamRequestHeaders } from "./headers.ts";
-import { requestProblem, upgradeProblem } from "./request-checks.ts";
+import { foreignProtocol, requestProblem, upgradeProblem } from "./request-checks.ts";
 import type { UpstreamTarget } from "./upstreams.ts";
+
+/** Upgrade requests whose request line named another protocol than HTTP (RTSP/1.1, say). */
+const foreignUpgrades = new WeakSet<IncomingMessage>();
+
+/**
+ * Node's shouldUpgradeCallback: only WebSocket upgrades go to the tunnel; any
+ * other Upgrade (h2c) is served as plain HTTP/1.1, its Upgrade header dropped
+ * as hop-by-hop. Called while the parser still holds the request line, so the
+ * protocol check happens here (Node frees the parser before "upgrade").
+ */
+export function shouldUpgrade(req: IncomingMessage): boolean {
+  if (!/^websocket$/i.test(req.headers.upgrade ?? "")) return false;
+  if (foreignProtocol(req)) foreignUpgrades.add(req);
+  return true;
+}
 
 /** RFC 6455 §1.3: the accept value is base64(SHA-1(key + this GUID)). */
 const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -84,6 +100,13 @@ function endpoint(origin: string): { host: string; port: number; secure: boolean
   return { host, port: url.port === "" ? (secure ? 443 : 80) : Number(url.port), secure };
 }
 
+/** The TLS server name for a tunnel: configured, else the Host sent (a name, not an address). */
+function serverName(via: UpstreamTarget, host: string, sentHost: string | undefined): string {
+  if (via.tls.serverName !== undefined) return via.tls.serverName;
+  const name = sentHost === undefined ? "" : hostOf(sentHost);
+  return name !== "" && isIP(name) === 0 ? name : host;
+}
+
 export class UpgradeHandler {
   private readonly gateway: Gateway;
   /** Client sockets of open tunnels: a drain ends them last. */
@@ -126,7 +149,8 @@ export class UpgradeHandler {
     const problem =
       target === undefined
         ? "bad_request"
-        : (requestProblem(req, gateway.maxHeaderCount, target.authority) ?? upgradeProblem(req));
+        : (requestProblem(req, gateway.maxHeaderCount, target.authority) ??
+          (foreignUpgrades.has(req) ? "http_version_not_supported" : upgradeProblem(req)));
     if (target === undefined || problem !== undefined) {
       const status = writeRawError(socket, problem ?? "bad_request", {
         route: NO_MATCH,
@@ -217,6 +241,7 @@ export class UpgradeHandler {
         true,
       );
       const { host, port, secure } = endpoint(via.origin);
+      const sentHost = target.hostHeader ?? req.headers.host;
       const options = {
         host,
         port,
@@ -225,7 +250,9 @@ export class UpgradeHandler {
         // A flat list: sent as it is, every copy of a field, with no Host added.
         headers,
         agent: false,
-        ...(secure ? { ca: via.tls.ca, servername: via.tls.serverName } : {}),
+        // As undici does for HTTP: the name to verify (and send as SNI) is tls.serverName, else
+        // the Host sent, else the target's host (Node's default).
+        ...(secure ? { ca: via.tls.ca, servername: serverName(via, host, sentHost) } : {}),
       };
       const outgoing = secure ? requestHttps(options) : requestHttp(options);
       upstreamRequest = outgoing;

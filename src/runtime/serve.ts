@@ -26,7 +26,7 @@ import { ClientConnection } from "../proxy/connection.ts";
 import { type ErrorCode, writeRawError } from "../proxy/errors.ts";
 import { Gateway } from "../proxy/gateway.ts";
 import { expectsContinue } from "../proxy/request-checks.ts";
-import { UpgradeHandler } from "../proxy/upgrade.ts";
+import { shouldUpgrade, UpgradeHandler } from "../proxy/upgrade.ts";
 import { PoolRegistry } from "../proxy/upstreams.ts";
 import { NO_MATCH } from "../routing/table.ts";
 import { buildRuntime, Reloader, startHealthChecks, stopHealthChecks } from "./reload.ts";
@@ -101,9 +101,8 @@ function proxyServer(config: Config): Server {
     // Checked by graygate (request-checks.ts), so that the 400 is its JSON error.
     requireHostHeader: false,
     joinDuplicateHeaders: false,
-    // Only WebSocket upgrades go to the tunnel; any other Upgrade (h2c) is
-    // served as plain HTTP/1.1, its Upgrade header dropped as hop-by-hop.
-    shouldUpgradeCallback: (req: IncomingMessage) => /^websocket$/i.test(req.headers.upgrade ?? ""),
+    // Only WebSocket upgrades go to the tunnel (upgrade.ts).
+    shouldUpgradeCallback: shouldUpgrade,
   };
   const tls = config.server.tls;
   const server =
@@ -155,11 +154,9 @@ function answerClientErrors(server: Server, gateway: Gateway): void {
   /** Answers `code` on the connection in its turn, once; later errors only close it. */
   const answerInTurn = (socket: Duplex, code: ErrorCode, method: string) => {
     const connection = ClientConnection.of(socket);
-    if (connection.closing) {
-      // An answer that closes the connection is already on its way.
-      connection.afterAnswers(() => socket.destroy());
-      return;
-    }
+    // An answer that closes the connection is already on its way (and later errors, as the
+    // parser fails on each packet after the first, add nothing).
+    if (connection.closing) return;
     connection.closing = true;
     connection.afterAnswers(() => answerRaw(socket, code, method));
   };

@@ -115,20 +115,23 @@ export function splitAnswers(text: string): PipelinedAnswer[] {
 }
 
 /**
- * Writes `bytes` (in one write, or each piece in its own) and reads until
- * the server closes, `answers` whole responses have come, or `waitMs` passes.
+ * Writes `bytes` (in one write, or each piece in its own, `gapMs` apart) and
+ * reads until the server closes, `answers` whole responses have come, or
+ * `waitMs` passes.
  */
 export async function pipelined(
   port: number,
   bytes: string | readonly string[],
   answers: number,
   waitMs = 3000,
+  gapMs = 5,
 ): Promise<RawAnswer & { answers: PipelinedAnswer[] }> {
   const { text, closed } = await exchangeBytes(
     port,
     bytes,
     waitMs,
     (reply) => splitAnswers(reply).length >= answers,
+    gapMs,
   );
   const split = splitAnswers(text);
   return {
@@ -157,7 +160,8 @@ export function seededRandom(seed: number): () => number {
  * every byte, and each request it parsed whole, in arrival order. Each is
  * answered 200 with `x-seen: URL` (so that a client can match answers to
  * requests); a path starting `/slow` is answered after 200 ms, so that later
- * pipelined answers would have to overtake it.
+ * pipelined answers would have to overtake it; `/unframed` has no
+ * Content-Length; `/break` resets the connection mid-body.
  */
 export async function startWitness(t: Test) {
   const seen = { bytes: 0, text: "", parseErrors: 0, urls: [] as string[] };
@@ -171,7 +175,17 @@ export async function startWitness(t: Test) {
         res.end(url);
       };
       if (url.startsWith("/slow")) setTimeout(answer, 200);
-      else answer();
+      else if (url.startsWith("/unframed")) {
+        // No Content-Length: chunked to an HTTP/1.1 client, close-delimited to an HTTP/1.0 one.
+        res.setHeader("x-seen", url);
+        res.write(url);
+        res.end();
+      } else if (url.startsWith("/break")) {
+        // Headers and a part of the body, then the connection is reset.
+        res.writeHead(200, { "x-seen": url, "content-length": "100" });
+        res.write("abc");
+        setTimeout(() => res.socket?.destroy(), 50);
+      } else answer();
     });
   });
   upstream.server.on("connection", (socket: Socket) => {

@@ -91,6 +91,7 @@ const REFUSED: [string, string, number][] = [
   ],
   ["a parse error (bare LF)", "GET /b HTTP/1.1\nHost: api.test\n\n", 400],
   ["CONNECT", "CONNECT internal.test:443 HTTP/1.1\r\nHost: internal.test:443\r\n\r\n", 405],
+  ["a WebSocket upgrade on an RTSP request line", `GET /ws RTSP/1.1\r\n${WS}\r\n`, 505],
 ];
 
 t.test(
@@ -336,4 +337,87 @@ t.test("an early answer to a request whose body is all in keeps the connection",
     "404 for the unrouted POST, then the next request is served",
   );
   t.equal(reply.answers[1]?.headers["x-seen"], "/only");
+});
+
+t.test(
+  "an HTTP/1.0 answer Node cannot keep alive ends the connection before the next",
+  async (t) => {
+    const before = witness.seen.urls.length;
+    const reply = await pipelined(
+      gg.proxyPort,
+      `GET /unframed HTTP/1.0\r\nHost: api.test\r\nConnection: keep-alive\r\n\r\n${SMUGGLED}`,
+      2,
+    );
+    t.ok(reply.closed, "closed after the first answer");
+    t.match(reply.text, /^HTTP\/1\.1 200 [\s\S]*\/unframed$/, "the first answer, then nothing");
+    t.strictSame(witness.seen.urls.slice(before), ["/unframed"], "the second never forwarded");
+  },
+);
+
+t.test("an answer broken mid-body while queued: the answers before it, then the cut", async (t) => {
+  for (const [what, later] of [
+    ["a smuggled request", SMUGGLED],
+    ["a parse error", "GET /x HTTP/1.1\r\nBad Header\r\n\r\n"],
+    ["CONNECT", "CONNECT internal.test:443 HTTP/1.1\r\nHost: internal.test:443\r\n\r\n"],
+    ["a WebSocket upgrade", `GET /ws HTTP/1.1\r\n${WS}\r\n`],
+  ] as const) {
+    const before = witness.seen.urls.length;
+    const reply = await pipelined(
+      gg.proxyPort,
+      [`${SLOW}GET /break HTTP/1.1\r\nHost: api.test\r\n\r\n`, later],
+      99,
+      3000,
+      250,
+    );
+    t.equal(
+      reply.answers[0]?.headers["x-seen"],
+      "/slow",
+      `${what}: the slow answer is whole, first`,
+    );
+    t.notMatch(
+      reply.text,
+      /HTTP\/1\.1 (?:4|101)/,
+      `${what}: nothing answered after the broken one`,
+    );
+    t.ok(reply.closed, `${what}: the connection is cut`);
+    t.strictSame(
+      witness.seen.urls.slice(before).sort(),
+      ["/break", "/slow"],
+      `${what}: nothing more forwarded`,
+    );
+  }
+});
+
+t.test("packets of junk after a parse error add nothing and cut nothing", async (t) => {
+  const junk = Array.from({ length: 40 }, () => "JUNK\r\n\r\n");
+  const reply = await pipelined(
+    gg.proxyPort,
+    [`${SLOW}GET /x HTTP/1.1\r\nBad Header\r\n\r\n`, ...junk],
+    99,
+    3000,
+    5,
+  );
+  t.strictSame(
+    reply.answers.map((a) => a.status),
+    [200, 400],
+    "the slow answer, then one 400",
+  );
+  t.ok(reply.closed, "then closed");
+  t.notMatch(gg.stderr, /MaxListenersExceededWarning/, "no listeners pile up");
+});
+
+t.test("a request line of another protocol in a later packet is refused too", async (t) => {
+  const before = witness.seen.urls.length;
+  const reply = await pipelined(
+    gg.proxyPort,
+    [SLOW, `GET /b RTSP/1.0\r\nHost: api.test\r\n\r\n${SMUGGLED}`],
+    3,
+    3000,
+    50,
+  );
+  t.strictSame(
+    reply.answers.map((a) => a.status),
+    [200, 505],
+  );
+  t.strictSame(witness.seen.urls.slice(before), ["/slow"]);
 });

@@ -235,7 +235,9 @@ async function tlsTests() {
   t.test("a WebSocket to an HTTPS upstream uses its tls.ca and serverName", async (t) => {
     const upstream = await httpsUpstream(t, certs, "ws");
     const wss = new WebSocketServer({ server: upstream.server });
-    wss.on("connection", (socket) => {
+    const snis: (string | false | undefined)[] = [];
+    wss.on("connection", (socket, req) => {
+      snis.push((req.socket as { servername?: string | false }).servername);
       socket.on("message", (data) => socket.send(`echo ${String(data)}`));
     });
     t.teardown(() => {
@@ -247,9 +249,11 @@ async function tlsTests() {
       upstreams: {
         wsu: { targets: [upstream.url], tls: { ca: certs.ca, serverName: "upstream.internal" } },
         bad: { targets: [upstream.url] },
+        byhost: { targets: [upstream.url], tls: { ca: certs.ca } },
       },
       routes: [
         { name: "bad", match: { path: "/bad" }, versions: { stable: "bad" } },
+        { name: "byhost", match: { path: "/byhost" }, versions: { stable: "byhost" } },
         { name: "ws", versions: { stable: "wsu" } },
       ],
     });
@@ -259,6 +263,18 @@ async function tlsTests() {
     socket.send("hi");
     const [reply] = await once(socket, "message");
     t.equal(String(reply), "echo hi", "tunnelled to the verified upstream");
+    t.equal(snis.at(-1), "upstream.internal", "SNI is the serverName");
+
+    // Without serverName, as for HTTP: the Host sent names the server to verify (and SNI).
+    const byHost = new WebSocket(`ws://127.0.0.1:${gg.proxyPort}/byhost`, {
+      headers: { host: "upstream.internal" },
+    });
+    t.teardown(() => byHost.terminate());
+    await once(byHost, "open");
+    byHost.send("hello");
+    const [echoed] = await once(byHost, "message");
+    t.equal(String(echoed), "echo hello", "tunnelled, verified by the Host's name");
+    t.equal(snis.at(-1), "upstream.internal", "SNI is the Host's name");
 
     const refused = new WebSocket(`ws://127.0.0.1:${gg.proxyPort}/bad`);
     refused.on("error", () => {});
