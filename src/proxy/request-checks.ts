@@ -79,7 +79,7 @@ type ScannedSocket = Socket & { parser?: ParserBuffer | null; [SCAN]?: InputScan
  * (unless the line came in an earlier packet than the end of the header
  * block): find the line, and refuse one whose protocol is not `HTTP/`.
  * Requests pipelined in one packet share one copy of it, each searched from
- * where the one before it ended. Only synchronous within Node's "request"
+ * where the last one checked ended. Only synchronous within Node's "request"
  * event (or shouldUpgradeCallback).
  */
 export function foreignProtocol(req: IncomingMessage): boolean {
@@ -95,17 +95,28 @@ export function foreignProtocol(req: IncomingMessage): boolean {
   }
   const input = scan.input;
   const line = `${req.method} ${req.url} `;
-  const at = input.indexOf(line, scan.from, "latin1");
-  if (at === -1) return false;
-  const end = at + line.length;
-  scan.from = end;
-  return !(
-    input[end] === 72 && // H
-    input[end + 1] === 84 && // T
-    input[end + 2] === 84 && // T
-    input[end + 3] === 80 && // P
-    input[end + 4] === 47 // /
-  );
+  // This request's own line is followed by its version, HTTP/1.x; the same line with another
+  // HTTP version is another request's (looked past); with another protocol, it is refused.
+  const minor = 48 + req.httpVersionMinor; // "0" or "1"
+  let at = input.indexOf(line, scan.from, "latin1");
+  while (at !== -1) {
+    const end = at + line.length;
+    if (
+      input[end] !== 72 || // H
+      input[end + 1] !== 84 || // T
+      input[end + 2] !== 84 || // T
+      input[end + 3] !== 80 || // P
+      input[end + 4] !== 47 // /
+    ) {
+      return true;
+    }
+    if (input[end + 5] === 49 && input[end + 6] === 46 && input[end + 7] === minor) {
+      scan.from = end;
+      return false;
+    }
+    at = input.indexOf(line, end, "latin1");
+  }
+  return false;
 }
 
 /**
@@ -171,7 +182,10 @@ export function requestProblem(
   if (expect !== undefined && req.httpVersionMinor === 1 && !CONTINUE.test(expect)) {
     return "expectation_failed";
   }
-  if (foreignProtocol(req)) return "http_version_not_supported";
+  // RTSP/1.0 and ICE/1.0 read as HTTP/1.0. Checking every request line would cost a copy of
+  // the parser's input per request (about a tenth of graygate's CPU, load/RESULTS.md), so an
+  // HTTP/1.1-looking line is checked only for an upgrade (upgrade.ts); docs/SECURITY.md.
+  if (req.httpVersionMinor === 0 && foreignProtocol(req)) return "http_version_not_supported";
   return undefined;
 }
 

@@ -10,7 +10,7 @@ import { canaryRoute, config, startGraygate, stillServing } from "../proxy/helpe
 import { pipelined, seededRandom, startWitness } from "./helpers.ts";
 
 const SEED = Number(process.env.GRAYGATE_FUZZ_SEED ?? Date.now() % 1_000_000);
-const PIPELINES = Number(process.env.GRAYGATE_PIPELINES ?? 400);
+const PIPELINES = Number(process.env.GRAYGATE_PIPELINES ?? 1000);
 const CONCURRENCY = 8;
 
 const next = seededRandom(SEED);
