@@ -1,5 +1,5 @@
 /**
- * The metrics of SPEC §7, on one prom-client registry. OpenMetrics is
+ * The metrics of docs/METRICS.md, on one prom-client registry. OpenMetrics is
  * rendered from a copy (prom-client renames a counter in place when it
  * renders OpenMetrics, so one metric must never serve both formats).
  * Label values come only from the config (route, version, upstream, rule,

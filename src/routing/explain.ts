@@ -19,7 +19,7 @@ export interface ExplainRequest {
   ip?: string;
 }
 
-/** The shape of `explain --json` and `/explain` (SPEC §2). */
+/** The shape of `explain --json` and `/explain` (README, "Command line"). */
 export interface ExplainResult {
   route: string;
   version: string;

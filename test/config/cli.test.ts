@@ -1,4 +1,4 @@
-/** The graygate command as a process: output and exit codes of SPEC §2. */
+/** The graygate command as a process: output and exit codes of the README's command table. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import t, { type Test } from "tap";
@@ -22,7 +22,7 @@ const INVALID = doc(BASE, "    rules:", "      - { name: x, to: canary }");
 const INVALID_PROBLEM =
   ':7:24: routes[0].rules[0].to: unknown version "canary": route "r" has stable';
 
-/** The request of SPEC's example: a user in the EU, inside the 10% of eu-tenth. */
+/** The request of config/graygate.yaml's example: a user in the EU, inside the 10% of eu-tenth. */
 const EU_USER = [
   "--host",
   "api.example.com",
@@ -105,7 +105,7 @@ t.test("explain on an invalid config exits 1 with located errors", async (t) => 
   t.strictSame(linesOf(run.stderr), [`${file}${INVALID_PROBLEM}`]);
 });
 
-t.test("explain --json: the hash rule of SPEC's example", async (t) => {
+t.test("explain --json: the hash rule of config/graygate.yaml", async (t) => {
   t.strictSame(await explainJson(t, EU_USER), {
     route: "orders",
     version: "canary",

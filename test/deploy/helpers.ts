@@ -205,7 +205,7 @@ export function embeddedConfig(): Config {
 
 // ---------------------------------------------------------------- metrics
 
-/** Every metric graygate exports (SPEC §7), as Prometheus names it → its label names. */
+/** Every metric graygate exports (docs/METRICS.md), as Prometheus names it → its label names. */
 function exportedMetrics(): Map<string, readonly string[]> {
   const names = new Map<string, readonly string[]>();
   for (const metric of new Metrics({ defaultMetrics: false }).text.getMetricsAsArray()) {

@@ -1,6 +1,6 @@
 /**
  * The shipped graygate configs start with the yaml-language-server line
- * that gives editors completion from graygate's JSON Schema (SPEC §3).
+ * that gives editors completion from graygate's JSON Schema (docs/CONFIG.md, "Editor completion").
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";

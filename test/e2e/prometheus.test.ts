@@ -1,5 +1,5 @@
 /**
- * SPEC §6–§7 against the real tools: a real Prometheus server scrapes
+ * The admin API and docs/METRICS.md against the real tools: a real Prometheus server scrapes
  * graygate's admin listener (one process, then `server.workers: 2`) and its
  * query API sums graygate_requests_total by version to exactly the traffic
  * sent; promtool lints the /metrics text. Prometheus asks for OpenMetrics, so

@@ -1,6 +1,6 @@
 /**
- * SPEC §3 "the same on every replica": two graygate processes on one config
- * file, sharing nothing, send each of 10,000 users to the same version and
+ * docs/CONFIG.md's "every replica … puts each user on the same side": two
+ * graygate processes on one config file, sharing nothing, send each of 10,000 users to the same version and
  * switch on the same features for them. Both agree with the sticky hash as
  * the spec defines it (murmur3 of "salt:key", computed here with
  * src/routing/bucket.ts), the shares are those configured, and /explain

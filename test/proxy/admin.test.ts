@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} is config syntax here
-/** SPEC §6: the admin API. */
+/** README, "Admin API". */
 import { readFileSync } from "node:fs";
 import t from "tap";
 import { admin, LISTEN, QA_FORCE, sha256, startEcho, startGraygate } from "./helpers.ts";

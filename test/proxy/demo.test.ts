@@ -1,4 +1,4 @@
-/** SPEC §1: `graygate demo` answers from its two echo upstreams and counts both. */
+/** README, "Quick start": `graygate demo` answers from its two echo upstreams and counts both. */
 import t from "tap";
 import { sample, scrape, send, serving } from "./helpers.ts";
 

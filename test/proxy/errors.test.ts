@@ -1,4 +1,4 @@
-/** SPEC §4: graygate's own errors are JSON, and the process keeps serving after each. */
+/** README, "What a request gets": graygate's own errors are JSON, and the process keeps serving after each. */
 import t from "tap";
 import {
   canaryRoute,

@@ -1,4 +1,4 @@
-/** SPEC §4: a canary that cannot be reached falls back to stable, unless the route says not to. */
+/** README, "What a request gets": a canary that cannot be reached falls back to stable, unless the route says not to. */
 import { Readable } from "node:stream";
 import t from "tap";
 import {

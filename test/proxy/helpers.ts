@@ -40,7 +40,7 @@ export function writeConfig(t: Test, config: string | object): string {
 /** Both listeners on a free loopback port. */
 export const LISTEN = { server: { listen: "127.0.0.1:0" }, admin: { listen: "127.0.0.1:0" } };
 
-/** The rule of SPEC's example: `x-canary: always` → canary. */
+/** The rule of docs/CONFIG.md's example: `x-canary: always` → canary. */
 export const QA_FORCE = {
   name: "qa-force",
   when: { header: { "x-canary": "always" } },

@@ -1,4 +1,4 @@
-/** SPEC §4: hop-by-hop headers are removed in both directions (raw sockets on the far side). */
+/** README, "What a request gets": hop-by-hop headers are removed in both directions (raw sockets on the far side). */
 import t from "tap";
 import {
   canaryRoute,

@@ -1,4 +1,4 @@
-/** SPEC §2 and §5: serve's exit codes, and a SIGTERM that drains. */
+/** The README's command table and docs/OPERATIONS.md: serve's exit codes, and a SIGTERM that drains. */
 import t from "tap";
 import {
   admin,

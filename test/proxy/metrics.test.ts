@@ -1,4 +1,4 @@
-/** SPEC §7: per-version metrics on /metrics, with labels from the config only. */
+/** docs/METRICS.md: per-version metrics on /metrics, with labels from the config only. */
 import { readFileSync } from "node:fs";
 import t from "tap";
 import {

@@ -1,4 +1,4 @@
-/** SPEC §4: which version answers, and the headers the upstream and the client see. */
+/** README, "What a request gets": which version answers, and the headers the upstream and the client see. */
 import t from "tap";
 import { canaryRoute, config, type Seen, send, startEcho, startGraygate } from "./helpers.ts";
 

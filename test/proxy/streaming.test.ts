@@ -1,4 +1,4 @@
-/** SPEC §4: bodies stream both ways, byte-exact and unbuffered; broken streams stay broken. */
+/** README, "What a request gets": bodies stream both ways, byte-exact and unbuffered; broken streams stay broken. */
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import t from "tap";

@@ -1,4 +1,4 @@
-/** SPEC §4: WebSocket upgrades are routed by the same rules and tunnelled both ways. */
+/** README, "What a request gets": WebSocket upgrades are routed by the same rules and tunnelled both ways. */
 import { once } from "node:events";
 import type { IncomingMessage } from "node:http";
 import t, { type Test } from "tap";

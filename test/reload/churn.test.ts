@@ -1,5 +1,5 @@
 /**
- * SPEC §5: reloads swap the config atomically under load. Sixty reloads,
+ * docs/OPERATIONS.md, "How reload works": reloads swap the config atomically under load. Sixty reloads,
  * good and bad, by in-place write, rename-save and POST /-/reload, while six
  * keep-alive clients send requests the whole time: not one request fails,
  * the upstreams' connection pools outlive the reloads, and the reload

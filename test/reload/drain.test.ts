@@ -1,5 +1,5 @@
 /**
- * SPEC §5: on SIGTERM or SIGINT graygate turns /readyz 503, stops accepting,
+ * docs/OPERATIONS.md, "How reload works": on SIGTERM or SIGINT graygate turns /readyz 503, stops accepting,
  * lets the request in flight finish (its whole body) within server.drain and
  * exits 0; a second signal during the drain exits at once with status 1. The
  * upstream holds the request until the test has seen all that, so nothing

@@ -1,5 +1,5 @@
 /**
- * SPEC §5 and §7: a bad file is logged with its located errors and the old
+ * docs/OPERATIONS.md (reload) and docs/METRICS.md: a bad file is logged with its located errors and the old
  * config keeps serving; graygate_config_last_reload_successful goes to 0 and
  * the failure is counted; fixing the file applies it and counts a success.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §5 and §6: the watcher skips content it has already seen; SIGHUP and
+ * docs/OPERATIONS.md (reload) and the README's admin API: the watcher skips content it has already seen; SIGHUP and
  * POST /-/reload always re-read the file and count; the API answers 200 {hash}
  * or 400 {errors}; with admin.token set, only `Bearer TOKEN` may POST.
  */

@@ -1,5 +1,5 @@
 /**
- * SPEC §5: the file is watched, and every way a file gets replaced applies
+ * docs/OPERATIONS.md, "How reload works": the file is watched, and every way a file gets replaced applies
  * the new config: in-place writes, editor rename-saves, delete and re-create,
  * and the Kubernetes ConfigMap `..data` symlink swap. Each mode changes the
  * file twice (a watch on the file itself would lose track after the first).

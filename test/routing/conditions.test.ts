@@ -1,5 +1,5 @@
 /**
- * Every condition and matcher of SPEC §3, through `table.decide(facts)` on
+ * Every condition and matcher of docs/CONFIG.md, through `table.decide(facts)` on
  * tables loaded from inline YAML.
  */
 import { readFileSync } from "node:fs";
