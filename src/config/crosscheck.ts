@@ -6,6 +6,7 @@
  */
 import { DURATION_PATTERN, parseDuration } from "./duration.ts";
 import { parseListen } from "./listen.ts";
+import { DEFAULT_RULE, NO_MATCH, STABLE } from "./names.ts";
 import type { PathSegment } from "./problems.ts";
 
 export interface CrossProblem {
@@ -16,9 +17,9 @@ export interface CrossProblem {
 }
 
 /** Route names that would be confused with graygate's own label values. */
-const RESERVED_ROUTE_NAMES = new Set(["none"]);
+const RESERVED_ROUTE_NAMES = new Set([NO_MATCH]);
 /** `default` is the rule reported when no rule matched. */
-const RESERVED_RULE_NAMES = new Set(["default"]);
+const RESERVED_RULE_NAMES = new Set([DEFAULT_RULE]);
 
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
@@ -123,7 +124,7 @@ export function crosscheck(document: unknown): CrossProblem[] {
 
     const versions = isRecord(route.versions) ? route.versions : undefined;
     if (versions !== undefined) {
-      if (!("stable" in versions)) {
+      if (!(STABLE in versions)) {
         problems.push({
           path: ["routes", r, "versions"],
           message: "must name a stable version (stable is the default)",

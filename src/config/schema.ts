@@ -12,6 +12,7 @@ import { isValidCidr } from "../net/cidr.ts";
 import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
 import { DURATION_PATTERN, parseDuration } from "./duration.ts";
 import { isValidListen } from "./listen.ts";
+import { FEATURES_HEADER, REQUEST_ID_HEADER, RULE_HEADER, VERSION_HEADER } from "./names.ts";
 import { targetProblem } from "./target.ts";
 
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -30,9 +31,9 @@ const RESERVED_VERSION_HEADERS = new Set([
   "x-forwarded-for",
   "x-forwarded-proto",
   "x-forwarded-host",
-  "x-request-id",
-  "x-graygate-rule",
-  "x-graygate-features",
+  REQUEST_ID_HEADER,
+  RULE_HEADER,
+  FEATURES_HEADER,
 ]);
 
 /** Header names are RFC 9110 tokens. */
@@ -227,7 +228,7 @@ const server = z.strictObject({
     })
     // Node gives header names in lower case: compare and send it so.
     .transform((name) => name.toLowerCase())
-    .default("x-graygate-version"),
+    .default(VERSION_HEADER),
   tls: z
     .strictObject({
       cert: z.string().min(1).meta({ description: "PEM certificate chain file." }),

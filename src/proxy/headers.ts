@@ -1,9 +1,15 @@
 /**
- * Header rules of SPEC §4, both directions: hop-by-hop headers (and those the
+ * Header rules of README's "What a request gets", both directions: hop-by-hop headers (and those the
  * Connection header names) removed, forwarding headers set, graygate's own
  * headers set with any client copies dropped.
  */
 import type { IncomingHttpHeaders } from "node:http";
+import {
+  FEATURES_HEADER,
+  REQUEST_ID_HEADER,
+  RULE_HEADER,
+  VERSION_HEADER,
+} from "../config/names.ts";
 import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
 
 /** The names a Connection header lists (lower case); usually none. */
@@ -43,13 +49,13 @@ export interface ForwardContext {
 
 /** Header names graygate owns on the way upstream (besides the configurable version header). */
 const OWN_REQUEST_HEADERS = new Set([
-  "x-graygate-version",
-  "x-graygate-rule",
-  "x-graygate-features",
+  VERSION_HEADER,
+  RULE_HEADER,
+  FEATURES_HEADER,
   "x-forwarded-for",
   "x-forwarded-proto",
   "x-forwarded-host",
-  "x-request-id",
+  REQUEST_ID_HEADER,
   // Node answers 100-continue itself; undici refuses to send it.
   "expect",
 ]);
@@ -141,9 +147,9 @@ export function upstreamRequestHeaders(
   out.push("x-forwarded-proto", context.proto);
   if (context.host !== undefined) out.push("x-forwarded-host", context.host);
   if (versionHeader !== "") out.push(versionHeader, context.version);
-  out.push("x-graygate-rule", context.rule);
-  if (context.features !== "") out.push("x-graygate-features", context.features);
-  out.push("x-request-id", context.requestId);
+  out.push(RULE_HEADER, context.rule);
+  if (context.features !== "") out.push(FEATURES_HEADER, context.features);
+  out.push(REQUEST_ID_HEADER, context.requestId);
   return out;
 }
 

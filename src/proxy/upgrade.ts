@@ -16,10 +16,10 @@ import {
 import { request as requestHttps } from "node:https";
 import { isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { NO_MATCH, REQUEST_ID_HEADER, STABLE } from "../config/names.ts";
 import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
 import { methodLabel } from "../observe/metrics.ts";
 import { hostOf } from "../routing/facts.ts";
-import { NO_MATCH } from "../routing/table.ts";
 import { ClientConnection } from "./connection.ts";
 import {
   classifyUpstreamError,
@@ -142,7 +142,7 @@ export class UpgradeHandler {
     const runtime = gateway.runtime;
     const metrics = gateway.metrics;
     const start = performance.now();
-    const incomingId = req.headers["x-request-id"];
+    const incomingId = req.headers[REQUEST_ID_HEADER];
     const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     const versionHeader = runtime.config.server.versionHeader;
     const target = requestTarget(req.url);
@@ -206,9 +206,9 @@ export class UpgradeHandler {
     let version = decision.version;
     let upstreamName = decision.upstream;
     let upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
-    if (upstreamTarget === undefined && route.fallback && version !== "stable") {
-      metrics.countFallback(route.name, version, "stable");
-      version = "stable";
+    if (upstreamTarget === undefined && route.fallback && version !== STABLE) {
+      metrics.countFallback(route.name, version, STABLE);
+      version = STABLE;
       upstreamName = route.stableUpstream;
       upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
     }
@@ -353,12 +353,12 @@ export class UpgradeHandler {
         metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
         if (notDelivered) via.connectFailed();
         const stable =
-          route.fallback && version !== "stable" && notDelivered
+          route.fallback && version !== STABLE && notDelivered
             ? runtime.upstreams.get(route.stableUpstream)?.pick()
             : undefined;
         if (stable !== undefined) {
-          metrics.countFallback(route.name, version, "stable");
-          version = "stable";
+          metrics.countFallback(route.name, version, STABLE);
+          version = STABLE;
           upstreamName = route.stableUpstream;
           tunnel(stable);
           return;

@@ -3,6 +3,8 @@
  * reads only the request facts and the table: no I/O, no clock; the one
  * source of chance is the `random` condition, whose generator is injected.
  */
+
+import { DEFAULT_RULE, NO_MATCH, STABLE } from "../config/names.ts";
 import type { Conditions, Config, HashCondition, MatcherInput } from "../config/schema.ts";
 import { CidrSet, ParsedAddress } from "../net/cidr.ts";
 import { bucketOf, type HashPrefix, murmur3From, saltPrefix, thresholdOf } from "./bucket.ts";
@@ -57,9 +59,6 @@ export interface Decision {
   /** The compiled route, for the proxy (fallback, other versions); undefined when none matched. */
   compiled: CompiledRoute | undefined;
 }
-
-export const NO_MATCH = "none";
-export const DEFAULT_RULE = "default";
 
 type Predicate = (ctx: Evaluation) => boolean;
 
@@ -517,7 +516,7 @@ export class RouteTable {
     this.routes = config.routes.map((route, index): CompiledRoute => {
       const versions = new Map<string, string>();
       const stable = route.versions.stable as string;
-      versions.set("stable", stable);
+      versions.set(STABLE, stable);
       for (const [version, upstream] of Object.entries(route.versions))
         versions.set(version, upstream);
       const match = compileConditions(route.match, route.name);
@@ -685,7 +684,7 @@ export class RouteTable {
     const features = this.enabledFeatures(ctx);
     return {
       route: route.name,
-      version: chosen === undefined ? "stable" : chosen.to,
+      version: chosen === undefined ? STABLE : chosen.to,
       rule: chosen === undefined ? DEFAULT_RULE : chosen.name,
       upstream: chosen === undefined ? route.stableUpstream : chosen.upstream,
       features: features.names,
