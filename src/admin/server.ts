@@ -1,13 +1,12 @@
 /**
- * The admin listener (SPEC §6): metrics, health, readiness, the running
+ * The admin listener (README, "Admin API"): metrics, health, readiness, the running
  * config (secrets redacted) and explain. Loopback by default.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { formatProblem } from "../config/problems.ts";
-import type { Gateway } from "../proxy/gateway.ts";
+import { ERRORS, type ErrorCode } from "../proxy/errors.ts";
 import { type ExplainRequest, explain } from "../routing/explain.ts";
-import type { ReloadOutcome, ReloadTrigger } from "../runtime/reload.ts";
+import type { RouteTable } from "../routing/table.ts";
 
 export type Readiness = "starting" | "ready" | "draining";
 
@@ -15,7 +14,44 @@ export interface AdminState {
   readiness: Readiness;
 }
 
+/** The config in force, as the admin API shows it. */
+export interface AdminView {
+  readonly hash: string;
+  readonly loadedAt: Date;
+  readonly file: string;
+  /** The file as written (before `${VAR}` interpolation). */
+  readonly source: unknown;
+  /** admin.token, if set. */
+  readonly token: string | undefined;
+  readonly table: RouteTable;
+}
+
+/**
+ * What the admin listener needs of the process it serves, declared here so
+ * that admin depends on nothing above it: runtime provides it, for a single
+ * process and for the primary of workers alike.
+ */
+export interface AdminHost {
+  readonly state: AdminState;
+  /** /metrics in the format `accept` asks for. */
+  renderMetrics(accept: string | undefined): Promise<{ contentType: string; body: string }>;
+  current(): AdminView;
+  /** Re-reads the config file: its hash, or the located problems (FILE:LINE:COL: …). */
+  reload(): Promise<{ ok: true; hash: string } | { ok: false; problems: readonly string[] }>;
+  /** A failure of the admin listener itself. */
+  logError(message: string): void;
+}
+
 const REDACTED = "[redacted]";
+
+/** One of the catalog's errors (docs/ERRORS.md), with what went wrong when there is more to say. */
+function fail(res: ServerResponse, code: ErrorCode, detail?: string): void {
+  const { status, message } = ERRORS[code];
+  json(res, status, {
+    error: code,
+    message: detail === undefined ? message : `${message}: ${detail}`,
+  });
+}
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = `${JSON.stringify(body)}\n`;
@@ -82,9 +118,7 @@ export function authorized(req: IncomingMessage, token: string | undefined): boo
   return timingSafeEqual(digest(presented), digest(token)) && presented !== "";
 }
 
-export type Reload = (trigger: ReloadTrigger) => Promise<ReloadOutcome>;
-
-export function createAdminServer(gateway: Gateway, state: AdminState, reload: Reload): Server {
+export function createAdminServer(host: AdminHost): Server {
   return createServer(async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? "/", "http://admin");
@@ -92,57 +126,50 @@ export function createAdminServer(gateway: Gateway, state: AdminState, reload: R
       const read = method === "GET" || method === "HEAD";
       switch (url.pathname) {
         case "/metrics": {
-          if (!read) return json(res, 405, { error: "method_not_allowed" });
-          const { contentType, body } = await gateway.metrics.render(req.headers.accept);
+          if (!read) return fail(res, "method_not_allowed", "use GET");
+          const { contentType, body } = await host.renderMetrics(req.headers.accept);
           res.writeHead(200, { "content-type": contentType, "cache-control": "no-store" });
           res.end(body);
           return;
         }
         case "/healthz":
           return json(res, 200, { status: "ok" });
-        case "/readyz":
-          return json(res, state.readiness === "ready" ? 200 : 503, { status: state.readiness });
+        case "/readyz": {
+          const readiness = host.state.readiness;
+          return json(res, readiness === "ready" ? 200 : 503, { status: readiness });
+        }
         case "/config": {
-          const runtime = gateway.runtime;
+          const current = host.current();
           return json(res, 200, {
-            hash: runtime.loaded.hash,
-            loadedAt: runtime.loadedAt.toISOString(),
-            source: runtime.loaded.file,
-            config: redactedConfig(runtime.loaded.source),
+            hash: current.hash,
+            loadedAt: current.loadedAt.toISOString(),
+            source: current.file,
+            config: redactedConfig(current.source),
           });
         }
         case "/-/reload": {
-          if (method !== "POST")
-            return json(res, 405, { error: "method_not_allowed", message: "use POST" });
-          if (!authorized(req, gateway.runtime.config.admin.token)) {
+          if (method !== "POST") return fail(res, "method_not_allowed", "use POST");
+          if (!authorized(req, host.current().token)) {
             res.setHeader("www-authenticate", 'Bearer realm="graygate"');
-            return json(res, 401, {
-              error: "unauthorized",
-              message: "a valid Bearer token is required",
-            });
+            return fail(res, "unauthorized");
           }
           req.resume();
-          const outcome = await reload("api");
-          if (outcome.result === "rejected") {
-            return json(res, 400, { errors: outcome.problems.map(formatProblem) });
-          }
+          const outcome = await host.reload();
+          // The problems themselves, as the README's admin table has it: {errors: [FILE:LINE:COL: …]}.
+          if (!outcome.ok) return json(res, 400, { errors: outcome.problems });
           return json(res, 200, { hash: outcome.hash });
         }
         case "/explain": {
           const request = explainRequestOf(url.searchParams);
-          if (typeof request === "string")
-            return json(res, 400, { error: "bad_request", message: request });
-          return json(res, 200, explain(gateway.runtime.table, request).result);
+          if (typeof request === "string") return fail(res, "bad_request", request);
+          return json(res, 200, explain(host.current().table, request).result);
         }
         default:
-          return json(res, 404, {
-            error: "not_found",
-            message: `no admin endpoint ${url.pathname}`,
-          });
+          return fail(res, "not_found", url.pathname);
       }
     } catch (error) {
-      gateway.logger.error({ err: (error as Error).message }, "admin request failed");
-      if (!res.headersSent) json(res, 500, { error: "internal", message: "admin request failed" });
+      host.logError((error as Error).message);
+      if (!res.headersSent) fail(res, "internal");
       else res.destroy();
     }
   });

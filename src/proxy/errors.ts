@@ -1,51 +1,54 @@
-/** graygate's own error answers: JSON, with the route, version and request id (SPEC §4). */
+/**
+ * graygate's own error answers: JSON, with the route, version and request
+ * id (README, "What a request gets"; docs/ERRORS.md).
+ */
 import { type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { NO_MATCH, REQUEST_ID_HEADER } from "../config/names.ts";
 import type { UpstreamErrorReason } from "../observe/metrics.ts";
 
-export type ErrorCode =
-  | "no_route"
-  | "upstream_unreachable"
-  | "no_healthy_target"
-  | "upstream_timeout"
-  | "upstream_invalid_answer"
-  | "bad_request"
-  | "method_not_allowed"
-  | "request_timeout"
-  | "content_too_large"
-  | "expectation_failed"
-  | "header_fields_too_large"
-  | "http_version_not_supported";
+/**
+ * Every error graygate answers itself, the proxy's and the admin API's: its
+ * code (the `error` field), status and message. docs/ERRORS.md lists each
+ * one, and a test holds the two together.
+ */
+export const ERRORS = {
+  // Routing and upstreams.
+  no_route: { status: 404, message: "no route matches this request" },
+  upstream_unreachable: { status: 502, message: "the upstream could not be reached" },
+  upstream_invalid_answer: {
+    status: 502,
+    message: "the upstream's answer is not a valid WebSocket handshake",
+  },
+  no_healthy_target: { status: 503, message: "no healthy target is left for this upstream" },
+  upstream_timeout: { status: 504, message: "the upstream did not answer in time" },
+  // Requests refused before routing.
+  bad_request: {
+    status: 400,
+    message: "the request is malformed or ambiguous and cannot be forwarded",
+  },
+  method_not_allowed: {
+    status: 405,
+    message: "the method is not served here (no CONNECT: graygate is a reverse proxy)",
+  },
+  request_timeout: { status: 408, message: "the request did not arrive in time" },
+  content_too_large: { status: 413, message: "the request's chunk extensions are too large" },
+  expectation_failed: { status: 417, message: "only the expectation 100-continue is supported" },
+  header_fields_too_large: {
+    status: 431,
+    message: "the request has too many header fields, or they are too large",
+  },
+  http_version_not_supported: {
+    status: 505,
+    message: "only HTTP/1.0 and HTTP/1.1 are served here",
+  },
+  // The admin API.
+  unauthorized: { status: 401, message: "a valid Bearer token is required" },
+  not_found: { status: 404, message: "no such admin endpoint" },
+  internal: { status: 500, message: "the request failed inside graygate" },
+} as const satisfies Record<string, { status: number; message: string }>;
 
-export const ERROR_STATUS: Record<ErrorCode, number> = {
-  no_route: 404,
-  upstream_unreachable: 502,
-  no_healthy_target: 503,
-  upstream_timeout: 504,
-  upstream_invalid_answer: 502,
-  bad_request: 400,
-  method_not_allowed: 405,
-  request_timeout: 408,
-  content_too_large: 413,
-  expectation_failed: 417,
-  header_fields_too_large: 431,
-  http_version_not_supported: 505,
-};
-
-const MESSAGES: Record<ErrorCode, string> = {
-  no_route: "no route matches this request",
-  upstream_unreachable: "the upstream could not be reached",
-  no_healthy_target: "no healthy target is left for this upstream",
-  upstream_timeout: "the upstream did not answer in time",
-  upstream_invalid_answer: "the upstream's answer is not a valid WebSocket handshake",
-  bad_request: "the request is malformed or ambiguous and cannot be forwarded",
-  method_not_allowed: "CONNECT is not served: graygate is a reverse proxy",
-  request_timeout: "the request did not arrive in time",
-  content_too_large: "the request's chunk extensions are too large",
-  expectation_failed: "only the expectation 100-continue is supported",
-  header_fields_too_large: "the request has too many header fields, or they are too large",
-  http_version_not_supported: "only HTTP/1.0 and HTTP/1.1 are served here",
-};
+export type ErrorCode = keyof typeof ERRORS;
 
 export interface ErrorDetail {
   route: string;
@@ -61,7 +64,7 @@ export function errorAnswer(
 ): { status: number; headers: Record<string, string>; body: string } {
   const body = JSON.stringify({
     error: code,
-    message: MESSAGES[code],
+    message: ERRORS[code].message,
     route: detail.route,
     version: detail.version,
     requestId: detail.requestId,
@@ -70,12 +73,12 @@ export function errorAnswer(
     "content-type": "application/json",
     "content-length": String(Buffer.byteLength(body)),
     "cache-control": "no-store",
-    "x-request-id": detail.requestId,
+    [REQUEST_ID_HEADER]: detail.requestId,
   };
-  if (detail.versionHeader !== "" && detail.version !== "none") {
+  if (detail.versionHeader !== "" && detail.version !== NO_MATCH) {
     headers[detail.versionHeader] = detail.version;
   }
-  return { status: ERROR_STATUS[code], headers, body };
+  return { status: ERRORS[code].status, headers, body };
 }
 
 export function sendError(

@@ -9,14 +9,15 @@ import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { LoadedConfig } from "../config/load.ts";
+import { DEFAULT_RULE, NO_MATCH, REQUEST_ID_HEADER, STABLE } from "../config/names.ts";
 import type { Config } from "../config/schema.ts";
 import { normalizeAddress } from "../net/cidr.ts";
 import type { AccessEntry, AccessWriter, Logger } from "../observe/log.ts";
 import { type Metrics, methodLabel, type VersionMetrics } from "../observe/metrics.ts";
 import { clientAddress, hostOf } from "../routing/facts.ts";
-import { type CompiledRoute, type Decision, NO_MATCH, type RouteTable } from "../routing/table.ts";
+import type { CompiledRoute, Decision, RouteTable } from "../routing/table.ts";
 import { breakAnswer, ClientConnection, type ServedRequest } from "./connection.ts";
-import { classifyUpstreamError, ERROR_STATUS, type ErrorCode, sendError } from "./errors.ts";
+import { classifyUpstreamError, ERRORS, type ErrorCode, sendError } from "./errors.ts";
 import {
   acceptableRequestId,
   clientResponseHeaders,
@@ -244,7 +245,7 @@ export class Gateway {
       status,
       route: NO_MATCH,
       version: NO_MATCH,
-      rule: "default",
+      rule: DEFAULT_RULE,
       target: "",
       duration: 0,
       bytes: 0,
@@ -336,7 +337,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
 
   begin(): void {
     const { req, runtime } = this;
-    const incomingId = req.headers["x-request-id"];
+    const incomingId = req.headers[REQUEST_ID_HEADER];
     this.requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
     const target = requestTarget(req.url);
     const problem =
@@ -402,7 +403,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     if (res.headersSent) {
       // The answer is under way: only a broken response can tell the client.
       breakAnswer(res);
-      this.finish(ERROR_STATUS[code]);
+      this.finish(ERRORS[code].status);
     } else {
       this.fail(code);
     }
@@ -476,15 +477,15 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
   /** To stable, once, when the route allows it and the request body is still unread. */
   private canFallBack(): boolean {
     const route = this.route as CompiledRoute;
-    return !this.fellBack && route.fallback && this.version !== "stable" && this.bodyUntouched();
+    return !this.fellBack && route.fallback && this.version !== STABLE && this.bodyUntouched();
   }
 
   private fallBack(): void {
     const route = this.route as CompiledRoute;
     this.fellBack = true;
-    this.gateway.metrics.countFallback(route.name, this.version, "stable");
+    this.gateway.metrics.countFallback(route.name, this.version, STABLE);
     this.entry?.inFlight.dec();
-    this.send("stable", route.stableUpstream);
+    this.send(STABLE, route.stableUpstream);
   }
 
   /**
@@ -645,7 +646,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     this.connection.release(this);
     const seconds = (performance.now() - this.start) / 1000;
     const route = this.route?.name ?? NO_MATCH;
-    const rule = decision?.rule ?? "default";
+    const rule = decision?.rule ?? DEFAULT_RULE;
     let entry = this.entry;
     if (entry === undefined) {
       entry = metrics.version(route, this.version, this.upstream?.name ?? NO_MATCH);

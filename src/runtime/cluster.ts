@@ -16,6 +16,7 @@ import { createLogger, effectiveLevel } from "../observe/log.ts";
 import { Metrics } from "../observe/metrics.ts";
 import { Gateway } from "../proxy/gateway.ts";
 import { PoolRegistry } from "../proxy/upstreams.ts";
+import { adminHost } from "./admin-host.ts";
 import { buildRuntime, Reloader } from "./reload.ts";
 import {
   addressText,
@@ -234,7 +235,7 @@ export async function runPrimary(loaded: LoadedConfig, count: number): Promise<n
     fork();
   });
 
-  admin = createAdminServer(gateway, state, (trigger) => reloader.reload(trigger));
+  admin = createAdminServer(adminHost(gateway, state, reloader, metrics, logger));
   await listenOn(admin, config.admin.listen);
   warnIfAdminExposed(config, logger);
   const watcher = new ConfigWatcher(loaded.file, () => void reloader.reload("watch"));

@@ -17,6 +17,7 @@ import type { Duplex } from "node:stream";
 import { type AdminState, createAdminServer } from "../admin/server.ts";
 import { parseListen } from "../config/listen.ts";
 import { type LoadedConfig, loadConfigFile } from "../config/load.ts";
+import { NO_MATCH } from "../config/names.ts";
 import type { Problem } from "../config/problems.ts";
 import type { Config } from "../config/schema.ts";
 import { ConfigWatcher } from "../config/watch.ts";
@@ -28,7 +29,7 @@ import { Gateway } from "../proxy/gateway.ts";
 import { expectsContinue } from "../proxy/request-checks.ts";
 import { shouldUpgrade, UpgradeHandler } from "../proxy/upgrade.ts";
 import { PoolRegistry } from "../proxy/upstreams.ts";
-import { NO_MATCH } from "../routing/table.ts";
+import { adminHost } from "./admin-host.ts";
 import { buildRuntime, Reloader, startHealthChecks, stopHealthChecks } from "./reload.ts";
 
 export interface ServeOptions {
@@ -239,7 +240,9 @@ export async function startServer(options: ServeOptions): Promise<StartResult> {
   });
 
   // A worker's primary owns the admin listener, the watch and SIGHUP.
-  const admin = worker ? undefined : createAdminServer(gateway, state, (t) => reloader.reload(t));
+  const admin = worker
+    ? undefined
+    : createAdminServer(adminHost(gateway, state, reloader, metrics, logger));
   const watcher =
     worker || options.watch === false
       ? undefined
