@@ -23,11 +23,21 @@ const UPSTREAMS = `upstreams:
   v3: { targets: ["http://127.0.0.1:8003"] }
 `;
 
+/**
+ * Whether tables are compiled with generated code (the default) or with the
+ * closures it stands for: conditions-closures.test.ts runs the condition
+ * cases the second way (GRAYGATE_TEST_CODEGEN=0), so that both agree.
+ */
+export const CODEGEN = process.env.GRAYGATE_TEST_CODEGEN !== "0";
+
 /** Loads `UPSTREAMS + yaml` as test.yaml and compiles it; a bad config throws its problems. */
 export function build(yaml: string, random?: () => number): RouteTable {
   const result = loadConfigText(UPSTREAMS + yaml, "test.yaml", {});
   if (!result.ok) throw new Error(result.problems.map(formatProblem).join("\n"));
-  return compileTable(result.loaded.config, random === undefined ? {} : { random });
+  return compileTable(
+    result.loaded.config,
+    random === undefined ? { codegen: CODEGEN } : { random, codegen: CODEGEN },
+  );
 }
 
 export interface WhenOptions {
