@@ -96,7 +96,7 @@ export interface TableYamlOptions {
   serve?: boolean;
 }
 
-/** The table as a graygate config (SPEC §3). */
+/** The table as a graygate config (docs/CONFIG.md). */
 export function tableYaml(options: TableYamlOptions): string {
   const regions = Object.entries(REGION_CIDRS)
     .map(([name, cidrs]) => `${name}: ${yamlList(cidrs)}`)
