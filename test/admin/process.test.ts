@@ -1,8 +1,8 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: ${VAR} is config syntax here
-/** README, "Admin API". */
+/** README, "Admin API", against a graygate process. */
 import { readFileSync } from "node:fs";
 import t from "tap";
-import { admin, LISTEN, QA_FORCE, sha256, startEcho, startGraygate } from "./helpers.ts";
+import { admin, LISTEN, QA_FORCE, sha256, startEcho, startGraygate } from "../proxy/helpers.ts";
 
 const stable = await startEcho(t, "stable");
 const canary = await startEcho(t, "canary");
