@@ -18,6 +18,7 @@ import { clientAddress, hostOf } from "../routing/facts.ts";
 import type { CompiledRoute, Decision, RouteTable } from "../routing/table.ts";
 import { breakAnswer, ClientConnection, type ServedRequest } from "./connection.ts";
 import { classifyUpstreamError, ERRORS, type ErrorCode, sendError } from "./errors.ts";
+import { afterFailure, firstTarget } from "./forwarding.ts";
 import {
   acceptableRequestId,
   clientResponseHeaders,
@@ -104,9 +105,6 @@ class UnrelayableAnswerError extends Error {
     this.name = "UnrelayableAnswerError";
   }
 }
-
-/** Methods that may be sent again on another target (RFC 9110 §9.2.2). */
-const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
 
 /** Errors of undici's own making: nothing was wrong with the target's connection. */
 const NOT_CONNECTION_FAILURES = new Set([
@@ -419,20 +417,12 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     this.upstream = upstream;
     this.entry = gateway.metrics.version(route.name, version, upstreamName);
     this.entry.inFlight.inc();
-    let picked = upstream?.pick();
-    if (picked === undefined) {
-      if (this.canFallBack()) {
-        gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
-        this.fallBack();
-        return;
-      }
-      // Nowhere else to go: a passively ejected target rather than none (upstreams.ts).
-      picked = upstream?.pickEjected();
-      if (picked === undefined) {
-        gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
-        this.fail("no_healthy_target");
-        return;
-      }
+    const picked = firstTarget(upstream, this.canFallBack());
+    if (picked === "fall back" || picked === undefined) {
+      gateway.metrics.countUpstreamError(this.entry, "no_healthy_target");
+      if (picked === undefined) this.fail("no_healthy_target");
+      else this.fallBack();
+      return;
     }
     const decision = this.decision as Decision;
     const target = this.target as RequestTarget;
@@ -486,25 +476,6 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     this.gateway.metrics.countFallback(route.name, this.version, STABLE);
     this.entry?.inFlight.dec();
     this.send(STABLE, route.stableUpstream);
-  }
-
-  /**
-   * Once per request, an idempotent request whose connection could not be
-   * made goes to another target of the same upstream.
-   */
-  private retryElsewhere(failed: UpstreamTarget): boolean {
-    if (this.retried || !IDEMPOTENT.has(this.req.method ?? "") || !this.bodyUntouched()) {
-      return false;
-    }
-    const other = this.upstream?.pickOther(failed);
-    if (other === undefined) return false;
-    this.retried = true;
-    this.gateway.logger.debug(
-      { requestId: this.requestId, failed: failed.url, retry: other.url },
-      "connection failed: retrying on another target",
-    );
-    this.dispatch(other);
-    return true;
   }
 
   /** The client's connection closed. */
@@ -597,13 +568,24 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     // Not connected (refused, timed out, TLS failed): the request never left.
     const unsent =
       notDelivered || (!this.requestStarted && !NOT_CONNECTION_FAILURES.has(errorCode));
-    if (unsent) {
-      target.connectFailed();
-      if (this.retryElsewhere(target)) return;
-    }
-    const idempotent = this.method === "GET" || this.method === "HEAD" || this.method === "OPTIONS";
-    if ((unsent || (reason === "reset" && idempotent)) && this.canFallBack()) {
+    if (unsent) target.connectFailed();
+    const next = afterFailure({ unsent, reset: reason === "reset" }, target, this.upstream, {
+      method: this.req.method ?? "",
+      resendable: !this.retried && this.bodyUntouched(),
+      canFallBack: this.canFallBack(),
+    });
+    if (next === "fall back") {
       this.fallBack();
+      return;
+    }
+    if (next !== "fail") {
+      // Once per request, to another target of the same upstream.
+      this.retried = true;
+      this.gateway.logger.debug(
+        { requestId: this.requestId, failed: target.url, retry: next.retry.url },
+        "connection failed: retrying on another target",
+      );
+      this.dispatch(next.retry);
       return;
     }
     this.gateway.logger.warn(

@@ -28,6 +28,7 @@ import {
   UPGRADE_CONNECT_TIMEOUT,
   writeRawError,
 } from "./errors.ts";
+import { afterFailure, firstTarget } from "./forwarding.ts";
 import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
 import { acceptableRequestId, connectionTokens, upstreamRequestHeaders } from "./headers.ts";
 import { foreignProtocol, requestProblem, upgradeProblem } from "./request-checks.ts";
@@ -205,13 +206,30 @@ export class UpgradeHandler {
     }
     let version = decision.version;
     let upstreamName = decision.upstream;
-    let upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
-    if (upstreamTarget === undefined && route.fallback && version !== STABLE) {
+    // The same policy as HTTP's (forwarding.ts), carried out with a tunnel.
+    let fellBack = false;
+    let retried = false;
+    const canFallBack = () => !fellBack && route.fallback && version !== STABLE;
+    const fallBack = () => {
       metrics.countFallback(route.name, version, STABLE);
+      fellBack = true;
       version = STABLE;
       upstreamName = route.stableUpstream;
-      upstreamTarget = runtime.upstreams.get(upstreamName)?.pick();
-    }
+    };
+    /** The target to try: the version's, else stable's, else none (counted as no_healthy_target). */
+    const choose = (): UpstreamTarget | undefined => {
+      for (;;) {
+        const picked = firstTarget(runtime.upstreams.get(upstreamName), canFallBack());
+        if (picked !== "fall back" && picked !== undefined) return picked;
+        metrics.countUpstreamError(
+          metrics.version(route.name, version, upstreamName),
+          "no_healthy_target",
+        );
+        if (picked === undefined) return undefined;
+        fallBack();
+      }
+    };
+    const upstreamTarget = choose();
     if (upstreamTarget === undefined) {
       fail("no_healthy_target", version, upstreamName, "");
       return;
@@ -352,15 +370,22 @@ export class UpgradeHandler {
         const { reason, code, notDelivered } = classifyUpstreamError(error);
         metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
         if (notDelivered) via.connectFailed();
-        const stable =
-          route.fallback && version !== STABLE && notDelivered
-            ? runtime.upstreams.get(route.stableUpstream)?.pick()
-            : undefined;
-        if (stable !== undefined) {
-          metrics.countFallback(route.name, version, STABLE);
-          version = STABLE;
-          upstreamName = route.stableUpstream;
-          tunnel(stable);
+        const next = afterFailure(
+          { unsent: notDelivered, reset: reason === "reset" },
+          via,
+          runtime.upstreams.get(upstreamName),
+          { method: "GET", resendable: !retried, canFallBack: canFallBack() },
+        );
+        if (next === "fall back") {
+          fallBack();
+          const stable = choose();
+          if (stable === undefined) fail("no_healthy_target", version, upstreamName, "");
+          else tunnel(stable);
+          return;
+        }
+        if (next !== "fail") {
+          retried = true;
+          tunnel(next.retry);
           return;
         }
         gateway.logger.warn(
