@@ -143,7 +143,7 @@ export class ClientConnection {
  * answers before it are written by then). A response destroyed while queued
  * never destroys the socket itself (Node only marks it closed).
  */
-export function ended(res: ServerResponse, then: () => void): void {
+function ended(res: ServerResponse, then: () => void): void {
   if (res.socket !== null) then();
   else res.once("socket", then);
 }

@@ -3,13 +3,12 @@
  * with) → an upstream target → undici, streaming both ways → metrics and one
  * access line. Errors graygate makes itself are JSON (errors.ts).
  */
-import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Dispatcher } from "undici";
 import type { LoadedConfig } from "../config/load.ts";
-import { DEFAULT_RULE, NO_MATCH, REQUEST_ID_HEADER, STABLE } from "../config/names.ts";
+import { DEFAULT_RULE, NO_MATCH, STABLE } from "../config/names.ts";
 import type { Config } from "../config/schema.ts";
 import { normalizeAddress } from "../net/cidr.ts";
 import type { AccessEntry, AccessWriter, Logger } from "../observe/log.ts";
@@ -20,9 +19,9 @@ import { breakAnswer, ClientConnection, type ServedRequest } from "./connection.
 import { classifyUpstreamError, ERRORS, type ErrorCode, sendError } from "./errors.ts";
 import { afterFailure, firstTarget } from "./forwarding.ts";
 import {
-  acceptableRequestId,
+  asksUpgrade,
   clientResponseHeaders,
-  connectionTokens,
+  requestIdOf,
   upstreamRequestHeaders,
 } from "./headers.ts";
 import type { HealthChecker } from "./health.ts";
@@ -121,7 +120,7 @@ function closesAfter(res: ServerResponse): boolean {
 
 /** A request Node's parser took for an upgrade (Connection: upgrade) that graygate declined. */
 function declinedUpgrade(req: IncomingMessage): boolean {
-  return connectionTokens(req.headers.connection)?.has("upgrade") === true;
+  return req.headers.upgrade !== undefined && asksUpgrade(req.headers.connection);
 }
 
 export class Gateway {
@@ -163,9 +162,8 @@ export class Gateway {
     const connection = ClientConnection.of(req.socket);
     // Behind an HTTP/1.0 request not yet answered, Node may still close the connection after
     // that answer (one of unknown length cannot be kept alive): it closes, and this one drops.
-    if (!connection.closing && connection.served.at(-1)?.mayCloseAfter() === true) {
-      connection.served.at(-1)?.closeAfterAnswer();
-    }
+    const before = connection.served.at(-1);
+    if (!connection.closing && before?.mayCloseAfter() === true) before.closeAfterAnswer();
     if (connection.closing) {
       // Parsed behind an answer that closes this connection: its client never sees an answer.
       connection.drop();
@@ -181,7 +179,7 @@ export class Gateway {
     runtime.active++;
     const exchange = new Exchange(this, runtime, connection, req, res, start);
     connection.admit(exchange, res);
-    if (req.headers.upgrade !== undefined && declinedUpgrade(req)) {
+    if (declinedUpgrade(req)) {
       // A declined upgrade (h2c, or anything but WebSocket): Node's parser stops reading after
       // it, so the connection ends with this answer.
       res.shouldKeepAlive = false;
@@ -335,8 +333,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
 
   begin(): void {
     const { req, runtime } = this;
-    const incomingId = req.headers[REQUEST_ID_HEADER];
-    this.requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
+    this.requestId = requestIdOf(req.headers);
     const target = requestTarget(req.url);
     const problem =
       target === undefined
@@ -393,6 +390,12 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     if (res._expect_continue === true && this.req.complete) res._expect_continue = false;
   }
 
+  /** Cuts an answer under way (in its turn), the connection's last. */
+  private breakAnswer(error?: Error): void {
+    this.connection.closing = true;
+    breakAnswer(this.res, error);
+  }
+
   /** The client broke its request after the headers: answer `code` and stop the upstream request. */
   reject(code: ErrorCode): void {
     if (this.done) return;
@@ -400,7 +403,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
     const res = this.res;
     if (res.headersSent) {
       // The answer is under way: only a broken response can tell the client.
-      breakAnswer(res);
+      this.breakAnswer();
       this.finish(ERRORS[code].status);
     } else {
       this.fail(code);
@@ -552,8 +555,7 @@ class Exchange implements Dispatcher.DispatchHandler, ServedRequest {
         { requestId: this.requestId, target: target.url, err: error.message },
         "upstream failed mid-response",
       );
-      this.connection.closing = true;
-      breakAnswer(this.res, error);
+      this.breakAnswer(error);
       this.finish(this.status);
       return;
     }

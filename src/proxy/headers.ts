@@ -1,8 +1,10 @@
 /**
- * Header rules of README's "What a request gets", both directions: hop-by-hop headers (and those the
- * Connection header names) removed, forwarding headers set, graygate's own
- * headers set with any client copies dropped.
+ * Header rules of the README's "What a request gets", both directions:
+ * hop-by-hop headers (and those the Connection header names) removed,
+ * forwarding headers set, graygate's own headers set with any client copies
+ * dropped.
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import {
   FEATURES_HEADER,
@@ -179,6 +181,17 @@ export function clientResponseHeaders(
   }
   if (versionHeader !== "") out.push(versionHeader, version);
   return out;
+}
+
+/** Whether a Connection header asks for an upgrade (`Connection: Upgrade`, or among others). */
+export function asksUpgrade(connection: string | string[] | undefined): boolean {
+  return connectionTokens(connection)?.has("upgrade") === true;
+}
+
+/** The request's id: the client's x-request-id when sane, else a new UUID. */
+export function requestIdOf(headers: IncomingHttpHeaders): string {
+  const incoming = headers[REQUEST_ID_HEADER];
+  return acceptableRequestId(incoming) ? incoming : randomUUID();
 }
 
 /** A valid incoming x-request-id is kept: printable ASCII, at most 200 characters. */

@@ -118,7 +118,7 @@ function answerClientErrors(server: Server, gateway: Gateway): void {
     });
     gateway.countRefused(method, status, requestId, socket);
   };
-  /** Answers `code` on the connection in its turn, once; later errors only close it. */
+  /** Answers `code` on the connection in its turn, once; later errors on it add nothing. */
   const answerInTurn = (socket: Duplex, code: ErrorCode, method: string) => {
     const connection = ClientConnection.of(socket);
     // An answer that closes the connection is already on its way (and later errors, as the

@@ -178,8 +178,7 @@ export function requestProblem(
     }
   }
   // Only 100-continue is an expectation HTTP/1.1 defines (RFC 9110 §10.1.1); HTTP/1.0 ignores Expect.
-  const expect = headers.expect;
-  if (expect !== undefined && req.httpVersionMinor === 1 && !CONTINUE.test(expect)) {
+  if (headers.expect !== undefined && req.httpVersionMinor === 1 && !expectsContinue(req)) {
     return "expectation_failed";
   }
   // RTSP/1.0 and ICE/1.0 read as HTTP/1.0. Checking every request line would cost a copy of

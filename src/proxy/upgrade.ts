@@ -6,7 +6,7 @@
  * throws out of the process. An upgrade waits for every answer pipelined
  * before it on its connection (connection.ts).
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import {
   type ClientRequest,
   type IncomingMessage,
@@ -16,9 +16,9 @@ import {
 import { request as requestHttps } from "node:https";
 import { isIP, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { NO_MATCH, REQUEST_ID_HEADER, STABLE } from "../config/names.ts";
+import { NO_MATCH, STABLE } from "../config/names.ts";
 import { HOP_BY_HOP_HEADERS } from "../net/hop-by-hop.ts";
-import { methodLabel } from "../observe/metrics.ts";
+import { methodLabel, type UpstreamErrorReason } from "../observe/metrics.ts";
 import { hostOf } from "../routing/facts.ts";
 import { ClientConnection } from "./connection.ts";
 import {
@@ -30,7 +30,7 @@ import {
 } from "./errors.ts";
 import { afterFailure, firstTarget } from "./forwarding.ts";
 import { CLIENT_CLOSED, type Gateway, requestFacts, requestTarget } from "./gateway.ts";
-import { acceptableRequestId, connectionTokens, upstreamRequestHeaders } from "./headers.ts";
+import { asksUpgrade, requestIdOf, upstreamRequestHeaders } from "./headers.ts";
 import { foreignProtocol, requestProblem, upgradeProblem } from "./request-checks.ts";
 import type { UpstreamTarget } from "./upstreams.ts";
 
@@ -63,10 +63,7 @@ export function validHandshake(res: IncomingMessage, key: string): boolean {
   const headers = res.headers;
   if (res.statusCode !== 101) return false;
   if (headers.upgrade?.toLowerCase() !== "websocket") return false;
-  if (connectionTokens(headers.connection)?.has("upgrade") !== true) {
-    // connectionTokens leaves out the usual values; "upgrade" is not one of them.
-    return false;
-  }
+  if (!asksUpgrade(headers.connection)) return false;
   // A 101 has no body (RFC 9110 §15.2.2): framing fields on one say the upstream is confused.
   if (headers["transfer-encoding"] !== undefined || headers["content-length"] !== undefined) {
     return false;
@@ -143,8 +140,7 @@ export class UpgradeHandler {
     const runtime = gateway.runtime;
     const metrics = gateway.metrics;
     const start = performance.now();
-    const incomingId = req.headers[REQUEST_ID_HEADER];
-    const requestId = acceptableRequestId(incomingId) ? incomingId : randomUUID();
+    const requestId = requestIdOf(req.headers);
     const versionHeader = runtime.config.server.versionHeader;
     const target = requestTarget(req.url);
     const problem =
@@ -206,6 +202,8 @@ export class UpgradeHandler {
     }
     let version = decision.version;
     let upstreamName = decision.upstream;
+    const countError = (reason: UpstreamErrorReason) =>
+      metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
     // The same policy as HTTP's (forwarding.ts), carried out with a tunnel.
     let fellBack = false;
     let retried = false;
@@ -221,10 +219,7 @@ export class UpgradeHandler {
       for (;;) {
         const picked = firstTarget(runtime.upstreams.get(upstreamName), canFallBack());
         if (picked !== "fall back" && picked !== undefined) return picked;
-        metrics.countUpstreamError(
-          metrics.version(route.name, version, upstreamName),
-          "no_healthy_target",
-        );
+        countError("no_healthy_target");
         if (picked === undefined) return undefined;
         fallBack();
       }
@@ -241,6 +236,7 @@ export class UpgradeHandler {
       record(CLIENT_CLOSED, version, upstreamName, "");
     });
     const timeouts = runtime.config.server.timeouts;
+    const sentHost = target.hostHeader ?? req.headers.host;
 
     const tunnel = (via: UpstreamTarget) => {
       const headers = upstreamRequestHeaders(
@@ -254,12 +250,11 @@ export class UpgradeHandler {
           requestId,
           peer,
           proto: gateway.proto,
-          host: target.hostHeader ?? req.headers.host,
+          host: sentHost,
         },
         true,
       );
       const { host, port, secure } = endpoint(via.origin);
-      const sentHost = target.hostHeader ?? req.headers.host;
       const options = {
         host,
         port,
@@ -277,23 +272,21 @@ export class UpgradeHandler {
       let answered = false;
       // The connect timeout, then the answer timeout: an upstream that takes the
       // connection but never answers must not hold the client.
-      let timer = setTimeout(() => {
-        outgoing.destroy(
-          Object.assign(new Error("the upstream did not accept the connection in time"), {
-            code: UPGRADE_CONNECT_TIMEOUT,
-          }),
-        );
-      }, timeouts.upstreamConnect);
+      const giveUp = (code: string, message: string, ms: number) =>
+        setTimeout(() => outgoing.destroy(Object.assign(new Error(message), { code })), ms);
+      let timer = giveUp(
+        UPGRADE_CONNECT_TIMEOUT,
+        "the upstream did not accept the connection in time",
+        timeouts.upstreamConnect,
+      );
       outgoing.once("socket", (upstreamSocket: Socket) => {
         upstreamSocket.once("connect", () => {
           clearTimeout(timer);
-          timer = setTimeout(() => {
-            outgoing.destroy(
-              Object.assign(new Error("the upstream did not answer the upgrade in time"), {
-                code: UPGRADE_ANSWER_TIMEOUT,
-              }),
-            );
-          }, timeouts.upstreamResponse);
+          timer = giveUp(
+            UPGRADE_ANSWER_TIMEOUT,
+            "the upstream did not answer the upgrade in time",
+            timeouts.upstreamResponse,
+          );
         });
       });
       const answer = () => {
@@ -313,7 +306,7 @@ export class UpgradeHandler {
           }
           if (!validHandshake(res, key)) {
             upstreamSocket.destroy();
-            metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), "other");
+            countError("other");
             gateway.logger.warn(
               { requestId, target: via.url, status: res.statusCode },
               "websocket upstream answered with an invalid handshake",
@@ -344,7 +337,7 @@ export class UpgradeHandler {
           // A 101 Node did not take for an upgrade (no Upgrade field): no tunnel.
           res.destroy();
           if (!socket.destroyed) {
-            metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), "other");
+            countError("other");
             fail("upstream_invalid_answer", version, upstreamName, via.url);
           }
           return;
@@ -368,7 +361,7 @@ export class UpgradeHandler {
         clearTimeout(timer);
         if (answered || socket.destroyed) return;
         const { reason, code, notDelivered } = classifyUpstreamError(error);
-        metrics.countUpstreamError(metrics.version(route.name, version, upstreamName), reason);
+        countError(reason);
         if (notDelivered) via.connectFailed();
         const next = afterFailure(
           { unsent: notDelivered, reset: reason === "reset" },
